@@ -1,0 +1,10 @@
+"""Shared plumbing of the book "Variational Autoencoders with Normalizing Flows".
+
+Each module is one concern: ``runtime`` (mode, seed, device), ``data`` (MNIST on the device),
+``models`` (encoders, decoders, priors), ``objectives`` (the ELBO), ``training`` (``fit``),
+``cache`` (checkpoints), ``evaluation`` (likelihoods, active units), ``plots``.
+"""
+
+from helpers.runtime import is_quick, setup
+
+__all__ = ["is_quick", "setup"]

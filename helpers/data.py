@@ -1,0 +1,152 @@
+"""MNIST on the device: loading, explicit binarization, and a batch iterator.
+
+The whole set is read once into one tensor and moved to the device; batches are
+``torch.randperm`` slices of it, so nothing is converted image by image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from helpers.runtime import book_root, is_quick
+
+DATA_ENV = "VAEBOOK_DATA"
+Binarization = Literal["dynamic", "fixed", "threshold", "none"]
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+QUICK_SIZES = {"train": 3000, "valid": 500, "test": 1000}
+
+
+def data_root() -> Path:
+    """``VAEBOOK_DATA`` if set, else ``data/`` at the book's root."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else book_root() / "data"
+
+
+def _missing_mnist_message(root: Path, reason: str) -> str:
+    expected = "\n".join(f"    {root}/MNIST/raw/{name}(.gz)" for name in MNIST_FILES)
+    origin = f"{DATA_ENV}={os.environ[DATA_ENV]}" if DATA_ENV in os.environ else f"{DATA_ENV} is not set"
+    return (
+        f"MNIST is not in {root} ({origin}) and could not be downloaded ({reason}).\n"
+        f"Put the four MNIST files in torchvision's layout there:\n{expected}\n"
+        f"or set {DATA_ENV} to a folder that holds MNIST/raw/, e.g. `export {DATA_ENV}=../shared/data`."
+    )
+
+
+def _torchvision_mnist(train: bool) -> tuple[Tensor, Tensor]:
+    from torchvision.datasets import MNIST
+
+    root = data_root()
+    try:
+        dataset = MNIST(root, train=train, download=False)
+    except RuntimeError:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            dataset = MNIST(root, train=train, download=True)
+        except Exception as err:  # no network, a read-only folder, a broken mirror...
+            raise FileNotFoundError(_missing_mnist_message(root, f"{type(err).__name__}: {err}")) from err
+    return dataset.data, dataset.targets
+
+
+def load_mnist(
+    split: Literal["train", "valid", "test", "train+valid"],
+    device: torch.device | str = "cpu",
+    n_valid: int = 10_000,
+    limit: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Grey levels in [0, 1] as ``float32 [N, 784]`` on ``device``, and labels ``[N]``.
+
+    ``valid`` is the last ``n_valid`` of MNIST's 60 000 training images, held out of ``train``.
+    In quick mode (or with ``limit``) only the first few images of the split are kept.
+    """
+    if split not in ("train", "valid", "test", "train+valid"):
+        raise ValueError(f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}.")
+    images, labels = _torchvision_mnist(train=split != "test")
+    if split == "train":
+        images, labels = images[:-n_valid], labels[:-n_valid]
+    elif split == "valid":
+        images, labels = images[-n_valid:], labels[-n_valid:]
+    if limit is None and is_quick():
+        limit = QUICK_SIZES["train" if split == "train+valid" else split]
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    x = images.to(device).reshape(len(images), -1).float().div_(255)
+    return x, labels.to(device)
+
+
+def load_binarized_mnist(
+    split: Literal["train", "valid", "test"], device: torch.device | str = "cpu", limit: int | None = None
+) -> Tensor:
+    """Static binarized MNIST (Larochelle & Murray, 2011) as ``float32 [N, 784]`` of 0/1 on ``device``."""
+    path = data_root() / "binarized_mnist" / "binarized_mnist.npz"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Static binarized MNIST is not at {path}. Put binarized_mnist.npz (arrays train, valid, test) "
+            f"there, or set {DATA_ENV} to a folder that holds binarized_mnist/binarized_mnist.npz."
+        )
+    with np.load(path) as arrays:
+        array = arrays[split]
+    if limit is None and is_quick():
+        limit = QUICK_SIZES[split]
+    if limit is not None:
+        array = array[:limit]
+    return torch.from_numpy(array).to(device).float()
+
+
+def binarize(x: Tensor, mode: Binarization, generator: torch.Generator | None = None) -> Tensor:
+    """Turn grey levels in [0, 1] into 0/1 pixels.
+
+    ``dynamic`` and ``fixed`` both draw ``Bernoulli(x)``; they differ in *when* the draw is made
+    (every epoch vs once, seeded). ``threshold`` rounds (``x.round()``), ``none`` leaves ``x`` as it is.
+    """
+    if mode in ("dynamic", "fixed"):
+        return torch.bernoulli(x, generator=generator)
+    if mode == "threshold":
+        return x.round()
+    if mode == "none":
+        return x
+    raise ValueError(f"binarization must be 'dynamic', 'fixed', 'threshold' or 'none', got {mode!r}.")
+
+
+def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
+    """One seeded Bernoulli draw (the same every run), for validation and test sets."""
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    return binarize(x, "fixed", generator)
+
+
+def batches(
+    *tensors: Tensor,
+    batch_size: int,
+    binarization: Binarization = "none",
+    shuffle: bool = True,
+    drop_last: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[Tensor, ...]]:
+    """One epoch of mini-batches sliced from device-resident tensors.
+
+    The first tensor holds the images; ``binarization="dynamic"`` draws fresh 0/1 pixels for
+    each batch on the device (a new draw every epoch). Other tensors (labels) are sliced alike.
+    """
+    if not tensors:
+        raise ValueError("batches() needs at least one tensor.")
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"all tensors must have the same length, got {[len(t) for t in tensors]}.")
+    device = tensors[0].device
+    order = torch.randperm(n, device=device, generator=generator) if shuffle else torch.arange(n, device=device)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        index = order[start : start + batch_size]
+        x = binarize(tensors[0][index], binarization, generator)
+        yield (x, *(t[index] for t in tensors[1:]))

@@ -1,0 +1,120 @@
+"""Encoders, decoders and priors as zuko lazy distributions, on a small MLP builder.
+
+Each module's ``forward(context)`` returns a ``torch.distributions.Distribution``, so an
+ELBO reads ``decoder(z).log_prob(x) + prior().log_prob(z) - q.log_prob(z)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+import zuko
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Distribution, Independent
+from zuko.distributions import DiagNormal
+from zuko.lazy import LazyDistribution, UnconditionalDistribution
+
+MIN_SCALE = 1e-4
+
+
+def mlp(
+    in_features: int, hidden: Sequence[int], out_features: int, activation: type[nn.Module] = nn.ReLU
+) -> nn.Sequential:
+    """A multilayer perceptron: Linear, activation, ..., Linear (no activation at the end)."""
+    sizes = [in_features, *hidden]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), activation()]
+    layers.append(nn.Linear(sizes[-1], out_features))
+    return nn.Sequential(*layers)
+
+
+def _check_features(x: Tensor, features: int, who: str) -> None:
+    if x.shape[-1] != features:
+        raise ValueError(
+            f"{who} expects inputs whose last dimension is {features}, got shape {tuple(x.shape)}; "
+            "flatten images to [batch, 784] first (load_mnist already does)."
+        )
+
+
+class GaussianEncoder(LazyDistribution):
+    """q(z | x) = N(mu(x), diag sigma(x)^2), with sigma = softplus(.) + a floor.
+
+    References:
+        Kingma & Welling, Auto-Encoding Variational Bayes (2014).
+    """
+
+    def __init__(self, x_features: int, z_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+        super().__init__()
+        self.x_features, self.z_features = x_features, z_features
+        self.net = mlp(x_features, hidden, 2 * z_features)
+
+    def forward(self, x: Tensor) -> Distribution:
+        _check_features(x, self.x_features, "GaussianEncoder")
+        loc, raw_scale = self.net(x).chunk(2, dim=-1)
+        return DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
+
+
+class BernoulliDecoder(LazyDistribution):
+    """p(x | z) = prod_i Bernoulli(x_i; sigmoid(logit_i(z))) for binary pixels."""
+
+    def __init__(self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+        super().__init__()
+        self.z_features = z_features
+        self.net = mlp(z_features, hidden, x_features)
+
+    def forward(self, z: Tensor) -> Distribution:
+        _check_features(z, self.z_features, "BernoulliDecoder")
+        return Independent(Bernoulli(logits=self.net(z), validate_args=False), 1)
+
+
+class GaussianDecoder(LazyDistribution):
+    """p(x | z) = N(mu(z), diag sigma^2) with one learned scale per pixel, for real-valued x."""
+
+    def __init__(self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+        super().__init__()
+        self.z_features = z_features
+        self.net = mlp(z_features, hidden, x_features)
+        self.raw_scale = nn.Parameter(torch.zeros(x_features))
+
+    def forward(self, z: Tensor) -> Distribution:
+        _check_features(z, self.z_features, "GaussianDecoder")
+        return DiagNormal(self.net(z), F.softplus(self.raw_scale) + MIN_SCALE)
+
+
+def standard_normal_prior(z_features: int) -> UnconditionalDistribution:
+    """p(z) = N(0, I) as a lazy distribution with no parameters (its tensors are buffers)."""
+    return UnconditionalDistribution(DiagNormal, torch.zeros(z_features), torch.ones(z_features), buffer=True)
+
+
+def maf_prior(z_features: int, transforms: int = 3, hidden: Sequence[int] = (256, 256)) -> zuko.flows.MAF:
+    """A learned prior p(z): a masked autoregressive flow on N(0, I) (zuko's tutorial choice).
+
+    References:
+        Papamakarios et al., Masked Autoregressive Flow for Density Estimation (2017).
+    """
+    return zuko.flows.MAF(features=z_features, transforms=transforms, hidden_features=tuple(hidden))
+
+
+class VAE(nn.Module):
+    """An encoder q(z|x), a decoder p(x|z) and a prior p(z), held together (no logic of its own)."""
+
+    def __init__(self, encoder: LazyDistribution, decoder: LazyDistribution, prior: LazyDistribution) -> None:
+        super().__init__()
+        self.encoder, self.decoder, self.prior = encoder, decoder, prior
+
+
+def gaussian_vae(
+    x_features: int = 784,
+    z_features: int = 32,
+    hidden: Sequence[int] = (512, 512),
+    prior: LazyDistribution | None = None,
+) -> VAE:
+    """The book's standard VAE: Gaussian encoder, Bernoulli decoder, N(0, I) prior unless given."""
+    return VAE(
+        GaussianEncoder(x_features, z_features, hidden),
+        BernoulliDecoder(z_features, x_features, tuple(reversed(hidden))),
+        prior if prior is not None else standard_normal_prior(z_features),
+    )

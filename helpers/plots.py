@@ -1,0 +1,76 @@
+"""The book's figure style and the few plots several chapters share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+
+def set_theme() -> None:
+    """One seaborn style for every figure of the book."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="deep")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray_r"})
+
+
+def image_grid(
+    images: torch.Tensor,
+    nrow: int = 8,
+    ax: Axes | None = None,
+    title: str | None = None,
+    side: int = 28,
+) -> Axes:
+    """Show a batch of images (``[N, side*side]`` or ``[N, side, side]``) as one grid."""
+    images = images.detach().float().cpu().reshape(-1, side, side)
+    n = images.shape[0]
+    ncol = -(-n // nrow)
+    canvas = torch.ones(ncol * (side + 2), nrow * (side + 2))
+    for i, image in enumerate(images):
+        r, c = divmod(i, nrow)
+        canvas[r * (side + 2) + 1 : r * (side + 2) + 1 + side, c * (side + 2) + 1 : c * (side + 2) + 1 + side] = (
+            1 - image
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(nrow * 0.6, ncol * 0.6))
+    ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def training_curves(history: Sequence[dict[str, float]], keys: Sequence[str] = ("elbo", "recon", "kl")) -> Figure:
+    """One panel per logged quantity against the epoch, training and (if present) validation."""
+    keys = [k for k in keys if k in history[0]]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    epochs = [h["epoch"] for h in history]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(epochs, [h[key] for h in history], marker=".", label="train")
+        if f"valid_{key}" in history[0]:
+            ax.plot(epochs, [h[f"valid_{key}"] for h in history], marker=".", label="validation")
+            ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(z: torch.Tensor, labels: torch.Tensor, ax: Axes | None = None, size: float = 3) -> Axes:
+    """Scatter 2-D latent codes coloured by digit label."""
+    z = z.detach().cpu().numpy()
+    labels = labels.detach().cpu().numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    palette = sns.color_palette("tab10", 10)
+    for digit in np.unique(labels):
+        keep = labels == digit
+        ax.scatter(z[keep, 0], z[keep, 1], s=size, color=palette[int(digit)], label=str(digit), alpha=0.7)
+    ax.legend(title="digit", markerscale=4, bbox_to_anchor=(1.02, 1), loc="upper left")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    return ax

@@ -1,0 +1,73 @@
+"""Run-time set-up shared by every chapter: mode, seed, device, paths."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+QUICK_ENV = "VAEBOOK_QUICK"
+SEED_ENV = "VAEBOOK_SEED"
+
+
+def is_quick() -> bool:
+    """True when ``VAEBOOK_QUICK`` asks for the short schedule that CI runs."""
+    return os.environ.get(QUICK_ENV, "0").strip().lower() not in {"", "0", "false", "no"}
+
+
+def seed_from_env() -> int:
+    """The seed in ``VAEBOOK_SEED`` (default 0), so a run can be repeated over seeds."""
+    raw = os.environ.get(SEED_ENV, "0")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be an integer, got {raw!r}.") from None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (every device) with one number."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def book_root() -> Path:
+    """The book's root folder (where ``_config.yml`` is), else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "_config.yml").exists() else Path.cwd()
+
+
+def cache_dir() -> Path:
+    """Where trained weights are cached: ``_cache/`` at the book's root."""
+    return book_root() / "_cache"
+
+
+def setup(seed: int | None = None) -> torch.device:
+    """Seed everything, pick the device, allow TF32, set the figure theme, print one line.
+
+    The first code cell of every chapter calls this.
+    """
+    from helpers.plots import set_theme
+
+    seed = seed_from_env() if seed is None else seed
+    seed_everything(seed)
+    device = pick_device()
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls on Ampere and later
+    set_theme()
+    mode = "quick (VAEBOOK_QUICK=1: small data, short schedules)" if is_quick() else "full"
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    print(f"mode: {mode} | device: {name} | seed: {seed} | torch {torch.__version__}")
+    return device
