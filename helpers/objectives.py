@@ -55,3 +55,49 @@ def elbo_loss(model: nn.Module, batch: tuple[Tensor, ...], progress: float, beta
     terms = elbo_terms(model, batch[0])
     recon, kl = terms.recon.mean(), terms.kl.mean()
     return {"loss": -(recon - beta * kl), "elbo": recon - kl, "recon": recon, "kl": kl}
+
+
+def kl_warmup_loss(
+    model: nn.Module, batch: tuple[Tensor, ...], progress: float, warmup: float = 0.3
+) -> dict[str, Tensor]:
+    """The negative ELBO with its KL weight raised linearly from 0 to 1 over the first ``warmup`` of training.
+
+    The weight is ``min(1, progress / warmup)``: early on the model is a plain autoencoder and learns to
+    use ``z`` before the KL term can pull ``q(z|x)`` onto the prior. Validation (``progress=1``) uses weight 1.
+
+    References:
+        Bowman et al., Generating Sentences from a Continuous Space (2016).
+        Sønderby et al., Ladder Variational Autoencoders (2016).
+    """
+    weight = min(1.0, progress / warmup) if warmup > 0 else 1.0
+    logs = elbo_loss(model, batch, progress, beta=weight)
+    return {**logs, "kl_weight": logs["kl"].new_tensor(weight)}
+
+
+def kl_per_dimension(q: Distribution) -> Tensor:
+    """KL(q(z_u|x) || N(0, 1)) for each latent dimension u of a diagonal Gaussian ``q``: shape ``[batch, D]``."""
+    from torch.distributions import Normal
+
+    marginals = Normal(q.mean, q.stddev)
+    return kl_divergence(marginals, Normal(q.mean.new_zeros(()), q.mean.new_ones(())))
+
+
+def free_bits_loss(
+    model: nn.Module, batch: tuple[Tensor, ...], progress: float, free_bits: float = 0.25
+) -> dict[str, Tensor]:
+    """Minimise ``-(recon - sum_u max(free_bits, KL_u))``, KL_u the minibatch mean of dimension u's KL.
+
+    A dimension whose average KL is below ``free_bits`` nats gets no gradient pulling it onto the prior,
+    so every dimension may keep that much information for free. Assumes a diagonal Gaussian q and an
+    N(0, I) prior (the KL is analytic); logs the true ELBO (no clamp), its parts and the clamped KL.
+
+    References:
+        Kingma et al., Improved Variational Inference with Inverse Autoregressive Flow (2016).
+    """
+    x = batch[0]
+    q = model.encoder(x)
+    z, _ = sample_and_log_prob(q)
+    recon = model.decoder(z).log_prob(x).mean()
+    kl_dims = kl_per_dimension(q).mean(dim=0)
+    kl, clamped = kl_dims.sum(), kl_dims.clamp(min=free_bits).sum()
+    return {"loss": -(recon - clamped), "elbo": recon - kl, "recon": recon, "kl": kl, "kl_clamped": clamped}

@@ -1,0 +1,39 @@
+"""Keep what nbval executed, so the strict book build can render it without running it again.
+
+With ``VAEBOOK_EXECUTED_DIR`` set, every notebook that nbval runs is written there with its
+outputs (the ``make test`` book check builds from those copies with execution off).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+_notebooks: dict[Path, nbformat.NotebookNode] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    yield
+    outputs = getattr(item, "test_outputs", None)
+    cell = getattr(item, "cell", None)
+    if outputs is None or cell is None or not os.environ.get("VAEBOOK_EXECUTED_DIR"):
+        return
+    cell.outputs = [nbformat.from_dict(out) for out in outputs]
+    for count, out in enumerate(cell.outputs):
+        if out.get("output_type") == "execute_result":
+            out["execution_count"] = count + 1
+    _notebooks[Path(str(item.parent.fspath))] = item.parent.nb
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    folder = os.environ.get("VAEBOOK_EXECUTED_DIR")
+    if not folder:
+        return
+    for path, notebook in _notebooks.items():
+        target = Path(folder) / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)

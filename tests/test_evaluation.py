@@ -1,0 +1,75 @@
+"""The importance-sampled likelihood against a linear-Gaussian model whose evidence is exact."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.distributions import MultivariateNormal
+from zuko.distributions import DiagNormal
+from zuko.lazy import LazyDistribution
+
+from helpers.evaluation import active_units, evaluate_elbo, importance_log_likelihood, nll
+from helpers.models import VAE, standard_normal_prior
+
+W = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # orthogonal columns: a diagonal posterior
+B, SIGMA = torch.tensor([0.5, -1.0, 0.0]), 0.5
+
+
+class LinearDecoder(LazyDistribution):
+    def forward(self, z):
+        return DiagNormal(z @ W.T + B, torch.full((3,), SIGMA))
+
+
+class PosteriorEncoder(LazyDistribution):
+    """The exact posterior, optionally widened so that it is no longer exact."""
+
+    def __init__(self, widen: float = 1.0) -> None:
+        super().__init__()
+        self.widen = widen
+
+    def forward(self, x):
+        precision = 1 + (W**2).sum(0) / SIGMA**2
+        loc = ((x - B) @ W) / SIGMA**2 / precision
+        return DiagNormal(loc, self.widen * precision.rsqrt().expand_as(loc))
+
+
+def exact_log_evidence(x):
+    return MultivariateNormal(B, W @ W.T + SIGMA**2 * torch.eye(3)).log_prob(x)
+
+
+def make_model(widen: float = 1.0) -> nn.Module:
+    return VAE(PosteriorEncoder(widen), LinearDecoder(), standard_normal_prior(2))
+
+
+def test_exact_posterior_gives_exact_evidence_for_any_chunking():
+    x = torch.randn(37, 3) * 2
+    for batch_size, max_points in [(37, 10_000), (5, 7), (8, 1)]:
+        estimate = importance_log_likelihood(make_model(), x, 50, batch_size, max_points)
+        assert torch.allclose(estimate, exact_log_evidence(x), atol=1e-4)
+
+
+def test_inexact_posterior_bounds_tighten_towards_the_evidence():
+    torch.manual_seed(0)
+    x = torch.randn(200, 3) * 2
+    exact = exact_log_evidence(x).mean()
+    model = make_model(widen=1.6)
+    elbo = evaluate_elbo(model, x.repeat(20, 1))["elbo"]
+    iwae = importance_log_likelihood(model, x, 2000).mean()
+    assert elbo < iwae.item() < exact.item() + 0.01
+    assert exact.item() - iwae.item() < 0.05 < exact.item() - elbo
+    mean, stderr = nll(model, x, 100)
+    assert abs(mean + exact.item()) < 0.1
+    assert abs(stderr - exact_log_evidence(x).std().item() / math.sqrt(len(x))) < 0.05
+
+
+def test_active_units_counts_dimensions_that_depend_on_x():
+    class HalfEncoder(LazyDistribution):
+        def forward(self, x):
+            loc = torch.cat([x[:, :3], torch.zeros(len(x), 2)], dim=1)
+            return DiagNormal(loc, torch.ones_like(loc))
+
+    model = VAE(HalfEncoder(), LinearDecoder(), standard_normal_prior(5))
+    count, variances = active_units(model, torch.randn(500, 4))
+    assert count == 3 and variances.shape == (5,)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import helpers
+from helpers import runtime
+
+
+def test_quick_flag(monkeypatch):
+    for value, expected in [("1", True), ("true", True), ("0", False), ("", False)]:
+        monkeypatch.setenv("VAEBOOK_QUICK", value)
+        assert helpers.is_quick() is expected
+
+
+def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("VAEBOOK_SEED", "7")
+    monkeypatch.setenv("VAEBOOK_QUICK", "1")
+    device = helpers.setup()
+    first = torch.rand(3)
+    helpers.setup()
+    assert torch.equal(first, torch.rand(3)) and isinstance(device, torch.device)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "quick" in lines[0] and "seed: 7" in lines[0] and device.type in lines[0]
+
+
+def test_bad_seed(monkeypatch):
+    monkeypatch.setenv("VAEBOOK_SEED", "zero")
+    with pytest.raises(ValueError, match="VAEBOOK_SEED"):
+        runtime.seed_from_env()
