@@ -53,7 +53,7 @@ class IAFEncoder(LazyDistribution):
         d = self.z_features
         loc, raw_scale, h = self.net(x).split([d, d, self.context], dim=-1)
         base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
-        return NormalizingFlow(self.transform(h), DiagNormal(loc, F.softplus(raw_scale)))
+        return NormalizingFlow(self.transform(h), base)
 
 
 def iaf_vae(
