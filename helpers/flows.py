@@ -25,7 +25,8 @@ class PlanarTransform(Transform):
 
     ``u`` is unconstrained: the transform uses û = u + (m(wᵀu) - wᵀu) w / ‖w‖² with
     m(a) = -1 + softplus(a), so that wᵀû = m(wᵀu) > -1. Shapes: ``u``, ``w`` are ``[..., D]``, ``b`` is ``[...]``.
-    The inverse solves the scalar equation for wᵀz (monotone, so one root) by safeguarded Newton steps.
+    The inverse solves the scalar equation for wᵀz (monotone, so one root) by Newton steps safeguarded with
+    bisection, to ``tol`` or the float resolution of wᵀz.
 
     References:
         Rezende & Mohamed, Variational Inference with Normalizing Flows (2015), section 4.1 and appendix A.1.
@@ -59,15 +60,19 @@ class PlanarTransform(Transform):
         # wᵀy = a + m tanh(a + b) with a = wᵀz and m = wᵀû ≥ -1: g(a) = a + m tanh(a + b) - wᵀy is increasing
         m, target = self.softplus_wu - 1, (y * self.w).sum(-1, keepdim=True)
         lo, hi = target - m.abs(), target + m.abs()  # |tanh| ≤ 1 brackets the root
-        a = target.clone()
+        a, last_step = target.clone(), hi - lo
+        done, eps = torch.zeros_like(a, dtype=torch.bool), torch.finfo(a.dtype).eps  # converged entries stay frozen
         for _ in range(self.max_iter):
             t = torch.tanh(a + self.b)
             g = a + m * t - target
             lo, hi = torch.where(g < 0, a, lo), torch.where(g > 0, a, hi)
             newton = a - g / (1 + m * (1 - t * t))
-            new = torch.where((newton >= lo) & (newton <= hi), newton, (lo + hi) / 2)
-            step, a = (new - a).abs().max(), new
-            if step <= self.tol:
+            # a Newton step must stay in the bracket and at most halve the last step (no cycles); else bisect
+            newton_ok = (newton >= lo) & (newton <= hi) & (2 * (newton - a).abs() <= last_step)
+            new = torch.where(done, a, torch.where(newton_ok, newton, (lo + hi) / 2))
+            last_step, a = (new - a).abs(), new
+            done = done | (last_step <= torch.clamp(4 * eps * a.abs(), min=self.tol))  # tol, or float resolution
+            if done.all():
                 break
         return y - self.u_hat * torch.tanh(a + self.b)
 

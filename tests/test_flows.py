@@ -65,6 +65,17 @@ def test_inverse_round_trip(make, case: str) -> None:
     assert (transform(transform.inv(y)) - y).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("scale", [1.0, 5.0, 30.0])
+def test_planar_inverse_solves_the_equation_everywhere(scale: float) -> None:
+    # many points, large |wᵀû|: a Newton iteration without safeguards cycles on some of them
+    generator = torch.Generator().manual_seed(7)
+    u, w = (scale * torch.randn(B, D, generator=generator, dtype=torch.float64) for _ in range(2))
+    transform = PlanarTransform(u, w, torch.randn(B, generator=generator, dtype=torch.float64))
+    y = 3 * scale * torch.randn(500, B, D, generator=generator, dtype=torch.float64)
+    residual = (transform(transform.inv(y)) - y).abs().amax(-1)
+    assert (residual <= 1e-6 * (1 + y.abs().amax(-1))).all()
+
+
 def test_planar_constraint_holds() -> None:
     generator = torch.Generator().manual_seed(3)
     for case in CASES:
