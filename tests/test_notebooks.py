@@ -14,7 +14,7 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPOSITORY = CONFIG["repository"]["url"]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
-SETUP_CELL = f'''
+SETUP_CELL = f"""
 # Setup, the same in every chapter: on Colab install what it lacks (never torch),
 # then seed everything, pick the device and print the mode.
 import subprocess
@@ -36,7 +36,7 @@ except ModuleNotFoundError as err:
 
 device = helpers.setup()
 QUICK = helpers.is_quick()
-'''.strip()
+""".strip()
 
 
 def first_code_cell(path: Path) -> str:
