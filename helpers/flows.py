@@ -159,4 +159,5 @@ class PlanarFlowEncoder(LazyDistribution):
         loc, raw_scale, params = self.net(x).split([d, d, k * (2 * d + 1)], dim=-1)
         base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
         u, w, b = params.unflatten(-1, (k, 2 * d + 1)).split([d, d, 1], dim=-1)
-        return sampling_flow(base, [PlanarTransform(u[..., i, :], w[..., i, :], b[..., i, 0]) for i in range(k)])
+        layers = zip(u.unbind(-2), w.unbind(-2), b.squeeze(-1).unbind(-1))  # unbind: one backward op, not K
+        return sampling_flow(base, [PlanarTransform(*uwb) for uwb in layers])
