@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from torch import Tensor, nn
-from torch.distributions import Distribution, kl_divergence
+from torch.distributions import Distribution, Normal, kl_divergence
 
 from helpers.models import VAE
 
@@ -76,8 +76,6 @@ def kl_warmup_loss(
 
 def kl_per_dimension(q: Distribution) -> Tensor:
     """KL(q(z_u|x) || N(0, 1)) for each latent dimension u of a diagonal Gaussian ``q``: shape ``[batch, D]``."""
-    from torch.distributions import Normal
-
     marginals = Normal(q.mean, q.stddev)
     return kl_divergence(marginals, Normal(q.mean.new_zeros(()), q.mean.new_ones(())))
 

@@ -5,7 +5,14 @@ import torch
 from torch.distributions import kl_divergence
 
 from helpers.models import BernoulliDecoder, GaussianDecoder, GaussianEncoder, maf_prior, standard_normal_prior
-from helpers.objectives import elbo_loss, elbo_terms, sample_and_log_prob
+from helpers.objectives import (
+    elbo_loss,
+    elbo_terms,
+    free_bits_loss,
+    kl_per_dimension,
+    kl_warmup_loss,
+    sample_and_log_prob,
+)
 
 
 def test_shapes_and_supports():
@@ -51,3 +58,27 @@ def test_flow_is_scored_in_one_pass():
     z, log_q = sample_and_log_prob(q, (5,))
     assert torch.allclose(log_q, q.log_prob(z)) and z.requires_grad is False
     assert float(kl_divergence(q, q).sum()) == 0.0
+
+
+def test_per_dimension_kl_sums_to_the_kl(tiny_vae, binary_data):
+    q = tiny_vae.encoder(binary_data)
+    per_dimension = kl_per_dimension(q)
+    assert per_dimension.shape == (64, 3)
+    assert torch.allclose(per_dimension.sum(-1), kl_divergence(q, tiny_vae.prior()), atol=1e-5)
+
+
+def test_kl_warmup_weight_schedule(tiny_vae, binary_data):
+    for progress, weight in [(0.0, 0.0), (0.15, 0.5), (0.3, 1.0), (0.9, 1.0)]:
+        torch.manual_seed(0)
+        logs = kl_warmup_loss(tiny_vae, (binary_data,), progress, warmup=0.3)
+        assert float(logs["kl_weight"]) == pytest.approx(weight)
+        assert torch.allclose(logs["loss"], -(logs["recon"] - weight * logs["kl"]))
+
+
+def test_free_bits_clamps_only_small_dimensions(tiny_vae, binary_data):
+    torch.manual_seed(0)
+    free = free_bits_loss(tiny_vae, (binary_data,), 0.0, free_bits=0.0)
+    assert torch.allclose(free["kl_clamped"], free["kl"]) and torch.allclose(free["loss"], -free["elbo"])
+    huge = free_bits_loss(tiny_vae, (binary_data,), 0.0, free_bits=100.0)
+    assert float(huge["kl_clamped"]) == pytest.approx(300.0)
+    assert torch.allclose(huge["loss"], -(huge["recon"] - 300.0))
