@@ -106,6 +106,14 @@ class VAE(nn.Module):
         self.encoder, self.decoder, self.prior = encoder, decoder, prior
 
 
+def bernoulli_vae(
+    encoder: LazyDistribution, z_features: int, hidden: Sequence[int], prior: LazyDistribution | None = None
+) -> VAE:
+    """``encoder`` with the book's Bernoulli decoder (the encoder's widths mirrored) and N(0, I) unless ``prior``."""
+    decoder = BernoulliDecoder(z_features, encoder.x_features, tuple(reversed(hidden)))
+    return VAE(encoder, decoder, prior if prior is not None else standard_normal_prior(z_features))
+
+
 def gaussian_vae(
     x_features: int = 784,
     z_features: int = 32,
@@ -113,8 +121,4 @@ def gaussian_vae(
     prior: LazyDistribution | None = None,
 ) -> VAE:
     """The book's standard VAE: Gaussian encoder, Bernoulli decoder, N(0, I) prior unless given."""
-    return VAE(
-        GaussianEncoder(x_features, z_features, hidden),
-        BernoulliDecoder(z_features, x_features, tuple(reversed(hidden))),
-        prior if prior is not None else standard_normal_prior(z_features),
-    )
+    return bernoulli_vae(GaussianEncoder(x_features, z_features, hidden), z_features, hidden, prior)

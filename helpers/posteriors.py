@@ -17,7 +17,7 @@ from torch import Tensor
 from zuko.distributions import DiagNormal, NormalizingFlow
 from zuko.lazy import LazyDistribution
 
-from helpers.models import MIN_SCALE, VAE, BernoulliDecoder, _check_features, mlp, standard_normal_prior
+from helpers.models import MIN_SCALE, VAE, _check_features, bernoulli_vae, mlp
 
 
 class IAFEncoder(LazyDistribution):
@@ -64,8 +64,4 @@ def iaf_vae(
     **flow: int | Sequence[int],
 ) -> VAE:
     """The book's VAE with an IAF posterior (``flow``: ``context``, ``transforms``, ``flow_hidden``)."""
-    return VAE(
-        IAFEncoder(x_features, z_features, hidden, **flow),
-        BernoulliDecoder(z_features, x_features, tuple(reversed(hidden))),
-        prior if prior is not None else standard_normal_prior(z_features),
-    )
+    return bernoulli_vae(IAFEncoder(x_features, z_features, hidden, **flow), z_features, hidden, prior)
