@@ -73,3 +73,18 @@ def test_active_units_counts_dimensions_that_depend_on_x():
     model = VAE(HalfEncoder(), LinearDecoder(), standard_normal_prior(5))
     count, variances = active_units(model, torch.randn(500, 4))
     assert count == 3 and variances.shape == (5,)
+
+
+def test_memory_is_bounded_by_max_points_whatever_k():
+    seen: list[int] = []
+
+    class RecordingDecoder(LinearDecoder):
+        def forward(self, z):
+            seen.append(z.shape[:-1].numel())
+            return super().forward(z)
+
+    model = VAE(PosteriorEncoder(), RecordingDecoder(), standard_normal_prior(2))
+    x = torch.randn(10, 3)
+    estimate = importance_log_likelihood(model, x, n_samples=5000, batch_size=4, max_points=64)
+    assert max(seen) <= 64 and sum(seen) == 5000 * 10
+    assert torch.allclose(estimate, exact_log_evidence(x), atol=1e-4)
