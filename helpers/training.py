@@ -6,6 +6,7 @@ import copy
 import functools
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -103,8 +104,6 @@ def fit(
             print(f"{cache}: loaded trained weights from {path.name}")
             return payload["history"]
         except RuntimeError as err:
-            import warnings
-
             warnings.warn(f"Checkpoint {path} does not fit the model ({err}); retraining.", stacklevel=2)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
