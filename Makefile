@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint unit notebooks book-check clean
+.PHONY: book test lint unit notebooks book-check bench-smoke clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ book: $(STAMP)
 	@echo "Open $(BOOK_OUT)/_build/html/index.html"
 
 ## Everything CI checks: lint, unit tests, every chapter under nbval (quick mode), strict book build.
-test: lint unit book-check
+test: lint unit bench-smoke book-check
+
+# Two short epochs of the throughput benchmark on a subset, so that it cannot rot (it reports, never fails on time).
+bench-smoke: $(STAMP)
+	$(BIN)/python -m helpers.bench --epochs 2 --subset 512 --eval-k 16 --eval-images 64 --json _build/bench/smoke.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

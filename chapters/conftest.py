@@ -1,23 +1,30 @@
 """Keep what nbval executed, so the strict book build can render it without running it again.
 
 With ``VAEBOOK_EXECUTED_DIR`` set, every notebook that nbval runs is written there with its
-outputs (the ``make test`` book check builds from those copies with execution off).
+outputs (the ``make test`` book check builds from those copies with execution off), and the
+seconds each notebook's cells took go to ``timings.json`` in the folder above it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 _notebooks: dict[Path, nbformat.NotebookNode] = {}
+_seconds: dict[str, float] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    start = time.perf_counter()
     yield
+    name = Path(str(item.fspath)).name
+    _seconds[name] = _seconds.get(name, 0.0) + time.perf_counter() - start
     outputs = getattr(item, "test_outputs", None)
     cell = getattr(item, "cell", None)
     if outputs is None or cell is None or not os.environ.get("VAEBOOK_EXECUTED_DIR"):
@@ -37,3 +44,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         target = Path(folder) / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
+    if _seconds:
+        timings = Path(folder).parent / "timings.json"
+        timings.write_text(json.dumps({"notebook_seconds": dict(sorted(_seconds.items()))}, indent=2) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -21,10 +22,43 @@ from helpers.runtime import is_quick, seed_from_env
 
 Objective = Callable[[nn.Module, tuple[Tensor, ...], float], dict[str, Tensor]]
 History = list[dict[str, float]]
+COMPILE_ENV = "VAEBOOK_COMPILE"
 
 
 class NonFiniteLossError(FloatingPointError):
     """A logged training quantity became NaN or infinite."""
+
+
+def compile_from_env() -> bool:
+    """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives by default."""
+    return os.environ.get(COMPILE_ENV, "0").strip().lower() not in {"", "0", "false", "no"}
+
+
+def compiled(objective: Objective) -> Objective:
+    """``torch.compile(objective)``, or ``objective`` itself (with a warning) where compiling fails.
+
+    A failure shows at the first call (no compiler, an unsupported Python or torch build), so that call
+    is retried eagerly and every later call goes straight to the eager objective.
+    """
+    try:
+        fast = torch.compile(objective)
+    except Exception as err:  # e.g. torch.compile unsupported on this Python
+        warnings.warn(f"torch.compile is unavailable ({type(err).__name__}: {err}); training eagerly.", stacklevel=2)
+        return objective
+    failed = False
+
+    @functools.wraps(objective)
+    def run(model: nn.Module, batch: tuple[Tensor, ...], progress: float) -> dict[str, Tensor]:
+        nonlocal failed
+        if not failed:
+            try:
+                return fast(model, batch, progress)
+            except Exception as err:
+                failed = True
+                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training eagerly.", stacklevel=2)
+        return objective(model, batch, progress)
+
+    return run
 
 
 def describe(objective: Callable[..., Any]) -> str:
@@ -74,6 +108,7 @@ def fit(
     cache: str | None = None,
     config: dict[str, Any] | None = None,
     check_every: int = 200,
+    compile: bool | None = None,
 ) -> History:
     """Train ``model`` with Adam on mini-batches of ``data`` and return the per-epoch history.
 
@@ -83,6 +118,8 @@ def fit(
     - ``lr_decay`` multiplies the learning rate after each epoch.
     - ``cache="name"`` stores the trained weights under ``_cache/`` keyed by a hash of everything
       that defines the run (``config`` adds what the arguments cannot show, e.g. a ``beta``).
+    - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through ``torch.compile``,
+      falling back to eager with a warning where that fails. Adam is fused on CUDA.
     """
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     valid = (valid,) if isinstance(valid, Tensor) else valid
@@ -106,7 +143,8 @@ def fit(
         except RuntimeError as err:
             warnings.warn(f"Checkpoint {path} does not fit the model ({err}); retraining.", stacklevel=2)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda" or None)
+    step_objective = compiled(objective) if (compile_from_env() if compile is None else compile) else objective
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay)
     steps_per_epoch = math.ceil(len(data[0]) / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -120,7 +158,7 @@ def fit(
         model.train()
         totals = first_bad = None
         for batch in batches(*data, batch_size=batch_size, binarization=binarization):
-            logs = objective(model, batch, step / total_steps)
+            logs = step_objective(model, batch, step / total_steps)
             optimizer.zero_grad(set_to_none=True)
             logs["loss"].backward()
             optimizer.step()

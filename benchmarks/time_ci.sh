@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Time what CI runs (.ci/run) on a fresh clone of this repository's HEAD, and record it as
+# benchmarks/results/ci-<date>.json: wall time, hardware, commit, and each notebook's quick-mode seconds.
+#     benchmarks/time_ci.sh            (VAEBOOK_DATA defaults to ../shared/data, as in .ci/run)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export VAEBOOK_DATA="${VAEBOOK_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
+git clone -q "$repo" "$work/main"
+start=$(date +%s.%N)
+if ! (cd "$work/main" && bash .ci/run) >"$work/ci.log" 2>&1; then
+    tail -n 40 "$work/ci.log"
+    echo "time_ci.sh: .ci/run failed on the fresh clone; nothing recorded." >&2
+    exit 1
+fi
+end=$(date +%s.%N)
+out="$repo/benchmarks/results/ci-$(date +%F).json"
+python3 - "$start" "$end" "$work/main/_build/executed/timings.json" "$out" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
+import datetime, json, os, platform, sys
+from pathlib import Path
+
+start, end, timings, out, commit = sys.argv[1:]
+model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+              if l.startswith("model name")), platform.machine())
+seconds = json.loads(Path(timings).read_text())["notebook_seconds"]
+record = {
+    "date": datetime.date.today().isoformat(),
+    "hardware": f"{model}, {os.cpu_count()} cores, no GPU",
+    "commit": commit,
+    "command": "benchmarks/time_ci.sh (.ci/run on a fresh clone, venv and installs included)",
+    "total_seconds": float(end) - float(start),
+    "notebook_seconds": seconds,
+    "notebooks_total_seconds": sum(seconds.values()),
+}
+Path(out).write_text(json.dumps(record, indent=2) + "\n")
+print(f"CI took {record['total_seconds'] / 60:.1f} min; recorded in {out}")
+PY
