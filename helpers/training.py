@@ -119,7 +119,8 @@ def fit(
     - ``cache="name"`` stores the trained weights under ``_cache/`` keyed by a hash of everything
       that defines the run (``config`` adds what the arguments cannot show, e.g. a ``beta``).
     - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through ``torch.compile``,
-      falling back to eager with a warning where that fails. Adam is fused on CUDA.
+      falling back to eager with a warning where that fails; an objective whose arithmetic depends on
+      ``progress`` (KL warm-up) recompiles as it changes, so compile those that do not. Adam is fused on CUDA.
     """
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     valid = (valid,) if isinstance(valid, Tensor) else valid

@@ -68,3 +68,30 @@ def test_model_and_data_on_different_devices(tiny_vae, binary_data):
         pytest.skip("needs a second device")
     with pytest.raises(ValueError, match="model.to"):
         fit(tiny_vae, binary_data.cuda(), epochs=1)
+
+
+def test_a_compile_failure_falls_back_to_eager(tiny_vae, binary_data, monkeypatch):
+    calls = []
+
+    def broken_compile(objective):
+        def fails(*args):
+            calls.append("compiled")
+            raise RuntimeError("no compiler here")
+
+        return fails
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(UserWarning, match="torch.compile failed .*no compiler here.*training eagerly"):
+        history = fit(tiny_vae, binary_data, epochs=2, batch_size=16, lr=1e-2, compile=True)
+    assert calls == ["compiled"]  # tried once, then eager for every later step
+    assert len(history) == 2 and all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
+
+
+def test_compile_follows_the_environment(tiny_vae, binary_data, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda objective: compiled.append(objective) or objective)
+    monkeypatch.setenv("VAEBOOK_COMPILE", "1")
+    fit(tiny_vae, binary_data, epochs=1, batch_size=16)
+    monkeypatch.setenv("VAEBOOK_COMPILE", "0")
+    fit(tiny_vae, binary_data, epochs=1, batch_size=16)
+    assert compiled == [elbo_loss]
