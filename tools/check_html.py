@@ -105,8 +105,13 @@ PAGE_CHECK_JS = r"""
   }
   const texErrors = [...document.querySelectorAll("mjx-merror")].map(
     (e) => e.getAttribute("data-mjx-error") || e.textContent);
+  // Display formulas wider than the text column: not an error (they scroll sideways), but worth a note to authors.
+  const wide = [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter((e) => e.scrollWidth > e.clientWidth + 1)
+    .map((e) => (e.querySelector("mjx-assistive-mml") || e).textContent.slice(0, 60));
   return {
     mathjax,
+    wideFormulas: wide,
     mathjaxScripts,
     formulas: document.querySelectorAll("mjx-container").length,
     rawTex: tex,
@@ -484,16 +489,29 @@ def check_in_browser(browser: Chromium, session: str, url: str, screenshot: Path
     if "exceptionDetails" in evaluation:
         raise DevToolsError(f"the in-page check failed: {evaluation['exceptionDetails'].get('text')}")
     report = evaluation["result"]["value"]
-    height = max(VIEWPORT_HEIGHT, min(int(report["height"]), MAX_SCREENSHOT_HEIGHT))
+    screenshot.write_bytes(full_page_screenshot(browser, session, int(report["height"])))
+    return report, javascript_errors(browser.events, session)
+
+
+def full_page_screenshot(browser: Chromium, session: str, height: int) -> bytes:
+    """A PNG of the whole page (up to MAX_SCREENSHOT_HEIGHT), taken with the viewport stretched to the page's height.
+
+    Stretching the viewport, rather than capturing beyond it, lays out the theme's sticky header and sidebars as a
+    reader sees them; the viewport goes back to its normal size afterwards.
+    """
+    height = max(VIEWPORT_HEIGHT, min(height, MAX_SCREENSHOT_HEIGHT))
+    metrics = {"width": VIEWPORT_WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    browser.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
+    settle = (
+        "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 200))))"
+    )
+    browser.call("Runtime.evaluate", {"expression": settle, "awaitPromise": True}, session=session)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": height, "scale": 1}
     shot = browser.call(
-        "Page.captureScreenshot",
-        {"format": "png", "clip": clip, "captureBeyondViewport": True},
-        session=session,
-        timeout=PAGE_TIMEOUT,
+        "Page.captureScreenshot", {"format": "png", "clip": clip}, session=session, timeout=PAGE_TIMEOUT
     )
-    screenshot.write_bytes(base64.b64decode(shot["data"]))
-    return report, javascript_errors(browser.events, session)
+    browser.call("Emulation.setDeviceMetricsOverride", dict(metrics, height=VIEWPORT_HEIGHT), session=session)
+    return base64.b64decode(shot["data"])
 
 
 def page_problems(report: dict, errors: list[str], origin: str) -> list[str]:
@@ -568,13 +586,15 @@ def main(argv: list[str] | None = None) -> int:
                     problems += page_problems(report, errors, origin)
                     summary = (
                         f"math={report['mathjax']}({report['formulas']}) images={report['images']} "
-                        f"links={len(links.parsed(page).links)}"
+                        f"links={len(links.parsed(page).links)} wide-formulas={len(report['wideFormulas'])}"
                     )
                 else:
                     summary = "not checked in the browser"
                 print(f"{'FAIL' if problems else 'ok  '} {page:<45} {summary}", flush=True)
                 for problem in problems:
                     print(f"       - {problem}", flush=True)
+                for formula in report["wideFormulas"] if report else []:
+                    print(f"       note: a formula wider than the text column scrolls sideways: {formula}", flush=True)
                 if problems:
                     failures[page] = problems
         except DevToolsError as err:
