@@ -9,7 +9,7 @@ MNIST) from the same initial weights for ``--epochs`` epochs:
 - ``conventional``: a torchvision dataset with a per-image ``ToTensor``, a ``DataLoader``, ``.to(device)``
   for every batch and ``loss.item()`` after every step, as tutorials write it;
 - ``book``: :func:`helpers.training.fit` on MNIST held on the device (``randperm`` slices, binarized there,
-  no host synchronisation per step, fused Adam on CUDA), optionally with ``torch.compile`` (``--compile``).
+  no host synchronisation per step, fused Adam), optionally with ``torch.compile`` (``--compile``).
 
 It prints seconds per epoch (the median over the epochs after the first, which pays for warm-up), the ratio,
 peak memory and the device, and with ``--eval-k`` also times the importance-sampled log-likelihood of

@@ -120,7 +120,8 @@ def fit(
       that defines the run (``config`` adds what the arguments cannot show, e.g. a ``beta``).
     - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through ``torch.compile``,
       falling back to eager with a warning where that fails; an objective whose arithmetic depends on
-      ``progress`` (KL warm-up) recompiles as it changes, so compile those that do not. Adam is fused on CUDA.
+      ``progress`` (KL warm-up) recompiles as it changes, so compile those that do not.
+    - Adam is fused (one kernel per step) on CUDA and on the CPU.
     """
     data = (data,) if isinstance(data, Tensor) else tuple(data)
     valid = (valid,) if isinstance(valid, Tensor) else valid
@@ -144,7 +145,8 @@ def fit(
         except RuntimeError as err:
             warnings.warn(f"Checkpoint {path} does not fit the model ({err}); retraining.", stacklevel=2)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda" or None)
+    # Fused Adam: one kernel per step, not a loop over parameters (a step several times faster on 2 CPU cores).
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda") or None)
     step_objective = compiled(objective) if (compile_from_env() if compile is None else compile) else objective
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay)
     steps_per_epoch = math.ceil(len(data[0]) / batch_size)

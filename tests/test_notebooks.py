@@ -77,3 +77,10 @@ def test_setup_cell_says_how_to_install_helpers(monkeypatch):
     monkeypatch.setitem(sys.modules, "helpers", None)  # as if `pip install -e .` had not been run
     with pytest.raises(ModuleNotFoundError, match=r"pip install -e \."):
         exec(SETUP_CELL, {})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_is_folded_in_the_html(path):
+    notebook = nbformat.read(path, as_version=4)
+    setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert "hide-input" in setup.metadata.get("tags", []), f"{path.name}: tag the setup cell 'hide-input'"
