@@ -16,17 +16,23 @@ if ! (cd "$work/main" && bash .ci/run) >"$work/ci.log" 2>&1; then
 fi
 end=$(date +%s.%N)
 out="$repo/benchmarks/results/ci-$(date +%F).json"
-python3 - "$start" "$end" "$work/main/_build/executed/timings.json" "$out" "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
-import datetime, json, os, platform, sys
+# The clone's own venv (made by .ci/run) has the helpers package, whose cpu_name() names the CPU.
+"$work/main/.venv/bin/python" - "$start" "$end" "$work/main/_build/executed/timings.json" "$out" \
+    "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
+import datetime, json, os, sys
 from pathlib import Path
 
+import torch
+
+from helpers.runtime import cpu_name
+
 start, end, timings, out, commit = sys.argv[1:]
-model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-              if l.startswith("model name")), platform.machine())
+model = cpu_name()
 seconds = json.loads(Path(timings).read_text())["notebook_seconds"]
 record = {
     "date": datetime.date.today().isoformat(),
-    "hardware": f"{model}, {os.cpu_count()} cores, no GPU",
+    "hardware": f"{model}, {os.cpu_count()} cores, "
+    + (torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"),
     "commit": commit,
     "command": "benchmarks/time_ci.sh (.ci/run on a fresh clone, venv and installs included)",
     "total_seconds": float(end) - float(start),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import resource
 import statistics
 import time
@@ -36,7 +35,7 @@ from helpers.data import load_mnist
 from helpers.evaluation import importance_log_likelihood
 from helpers.models import VAE, GaussianEncoder, bernoulli_vae, maf_prior
 from helpers.objectives import elbo_loss
-from helpers.runtime import pick_device, seed_everything
+from helpers.runtime import cpu_name, pick_device, seed_everything
 from helpers.training import fit
 
 BATCH_SIZE = 256
@@ -60,7 +59,7 @@ def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's with the number of threads torch uses."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{cpu_name()} (CPU, {torch.get_num_threads()} threads)"
 
 
 def reset_peak_memory(device: torch.device) -> None:

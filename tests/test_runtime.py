@@ -28,3 +28,10 @@ def test_bad_seed(monkeypatch):
     monkeypatch.setenv("VAEBOOK_SEED", "zero")
     with pytest.raises(ValueError, match="VAEBOOK_SEED"):
         runtime.seed_from_env()
+
+
+def test_cpu_name_is_a_name():
+    from helpers.runtime import cpu_name
+
+    name = cpu_name()
+    assert isinstance(name, str) and name.strip() and "\n" not in name
