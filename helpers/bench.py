@@ -35,7 +35,7 @@ from helpers.data import load_mnist
 from helpers.evaluation import importance_log_likelihood
 from helpers.models import VAE, GaussianEncoder, bernoulli_vae, maf_prior
 from helpers.objectives import elbo_loss
-from helpers.runtime import cpu_name, pick_device, seed_everything
+from helpers.runtime import configure_backends, cpu_name, pick_device, seed_everything
 from helpers.training import fit
 
 BATCH_SIZE = 256
@@ -146,8 +146,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Everything the command line prints, as a dictionary (also what ``--json`` writes)."""
     device = pick_device()
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")
+    configure_backends(device)  # process-wide, so both pipelines run with them: the ratio measures the pipelines
     seed_everything(seed)
     initial = tutorial_model().state_dict()
 

@@ -35,3 +35,18 @@ def test_cpu_name_is_a_name():
 
     name = cpu_name()
     assert isinstance(name, str) and name.strip() and "\n" not in name
+
+
+def test_configure_backends_flushes_denormals_on_the_cpu():
+    from helpers.runtime import configure_backends
+
+    supported = torch.set_flush_denormal(False)  # start from the default
+    tiny = torch.tensor([1e-39])  # below float32's smallest normal number (about 1.2e-38)
+    try:
+        if not supported:
+            pytest.skip("this CPU cannot flush denormals")
+        assert (tiny * 1.0).item() != 0.0
+        configure_backends(torch.device("cpu"))
+        assert (tiny * 1.0).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
