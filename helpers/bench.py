@@ -179,24 +179,27 @@ def run_benchmark(
     return result
 
 
+def format_memory(gib: float | None) -> str:
+    """A peak-memory figure as text (torch measures it on CUDA only)."""
+    return "n/a (CPU)" if gib is None else f"{gib:.2f} GiB"
+
+
 def report(result: dict[str, Any]) -> str:
     """The human-readable summary of :func:`run_benchmark`'s result."""
-
-    def memory(gib: float | None) -> str:
-        return "n/a (CPU)" if gib is None else f"{gib:.2f} GiB"
-
     lines = [
         f"{result['date']} | {result['device']} | torch {result['torch']}",
         f"{result['model']}; {result['epochs']} epochs of {result['images_per_epoch']} images",
     ]
     for name, run in result["runs"].items():
-        lines.append(f"  {name:<14} {run['seconds_per_epoch']:8.3f} s/epoch   peak memory {memory(run['peak_gib'])}")
+        lines.append(
+            f"  {name:<14} {run['seconds_per_epoch']:8.3f} s/epoch   peak memory {format_memory(run['peak_gib'])}"
+        )
     lines.append(f"  ratio (conventional / fastest book pipeline): {result['ratio']:.2f}")
     if "evaluation" in result:
         ev = result["evaluation"]
         lines.append(
             f"  IS log-likelihood, K={ev['k']}, {ev['images']} images: {ev['seconds']:.2f} s, "
-            f"peak memory {memory(ev['peak_gib'])}"
+            f"peak memory {format_memory(ev['peak_gib'])}"
         )
     return "\n".join(lines)
 
