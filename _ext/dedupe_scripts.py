@@ -15,10 +15,16 @@ from typing import Any
 def _key(script: Any) -> tuple:
     """What makes two script entries the same tag: source (``None`` and ``''`` alike), priority and attributes."""
     attributes = getattr(script, "attributes", {})
-    return (getattr(script, "filename", script) or "", getattr(script, "priority", 0), *sorted(attributes.items()))
+    return (
+        getattr(script, "filename", script) or "",
+        getattr(script, "priority", 0),
+        *sorted(attributes.items()),
+    )
 
 
-def drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+def drop_repeated_scripts(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
     """Keep the first of each group of identical entries in the page's ``script_files``."""
     scripts = context.get("script_files")
     if not isinstance(scripts, list):

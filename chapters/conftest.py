@@ -46,4 +46,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         nbformat.write(notebook, target)
     if _seconds:
         timings = Path(folder).parent / "timings.json"
-        timings.write_text(json.dumps({"notebook_seconds": dict(sorted(_seconds.items()))}, indent=2) + "\n")
+        timings.write_text(
+            json.dumps({"notebook_seconds": dict(sorted(_seconds.items()))}, indent=2)
+            + "\n"
+        )

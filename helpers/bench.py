@@ -46,7 +46,9 @@ N_MNIST_TRAIN = 60_000
 def tutorial_model() -> VAE:
     """zuko's VAE tutorial model: Gaussian encoder and Bernoulli decoder of 1024-1024, latent 16, MAF prior."""
     hidden = (1024, 1024)
-    return bernoulli_vae(GaussianEncoder(784, 16, hidden), 16, hidden, prior=maf_prior(16, 3, (256, 256)))
+    return bernoulli_vae(
+        GaussianEncoder(784, 16, hidden), 16, hidden, prior=maf_prior(16, 3, (256, 256))
+    )
 
 
 def synchronize(device: torch.device) -> None:
@@ -81,14 +83,18 @@ def conventional_loader(subset: int | None) -> torch.utils.data.DataLoader:
 
     from helpers.data import _torchvision_mnist, data_root
 
-    _torchvision_mnist(train=True)  # the same clear error as the book's path when MNIST is missing
+    _torchvision_mnist(
+        train=True
+    )  # the same clear error as the book's path when MNIST is missing
     dataset = MNIST(data_root(), train=True, transform=ToTensor())
     if subset is not None:
         dataset = torch.utils.data.Subset(dataset, range(subset))
     return torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True)
 
 
-def train_conventional(model: nn.Module, epochs: int, subset: int | None, device: torch.device) -> list[float]:
+def train_conventional(
+    model: nn.Module, epochs: int, subset: int | None, device: torch.device
+) -> list[float]:
     """Train with a DataLoader, a host-to-device copy per batch and ``.item()`` per step; seconds per epoch."""
     loader = conventional_loader(subset)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
@@ -108,10 +114,23 @@ def train_conventional(model: nn.Module, epochs: int, subset: int | None, device
     return seconds
 
 
-def train_book(model: nn.Module, epochs: int, subset: int | None, device: torch.device, compile: bool) -> list[float]:
+def train_book(
+    model: nn.Module,
+    epochs: int,
+    subset: int | None,
+    device: torch.device,
+    compile: bool,
+) -> list[float]:
     """Train with :func:`helpers.training.fit` on device-resident MNIST; seconds per epoch from its history."""
     x, _ = load_mnist("train+valid", device, limit=subset or N_MNIST_TRAIN)
-    history = fit(model, x, epochs=epochs, batch_size=BATCH_SIZE, lr=LEARNING_RATE, compile=compile)
+    history = fit(
+        model,
+        x,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        lr=LEARNING_RATE,
+        compile=compile,
+    )
     return [record["seconds"] for record in history]
 
 
@@ -124,10 +143,16 @@ def measure(run: Callable[[], list[float]], device: torch.device) -> dict[str, A
     """Run one pipeline from a fresh seed; its epoch times, their summary and its peak memory."""
     reset_peak_memory(device)
     seconds = run()
-    return {"epoch_seconds": seconds, "seconds_per_epoch": summarize(seconds), "peak_gib": peak_memory_gib(device)}
+    return {
+        "epoch_seconds": seconds,
+        "seconds_per_epoch": summarize(seconds),
+        "peak_gib": peak_memory_gib(device),
+    }
 
 
-def time_evaluation(model: nn.Module, x: Tensor, k: int, device: torch.device) -> dict[str, Any]:
+def time_evaluation(
+    model: nn.Module, x: Tensor, k: int, device: torch.device
+) -> dict[str, Any]:
     """Seconds and peak memory for the importance-sampled log-likelihood of every row of ``x`` with K = ``k``."""
     importance_log_likelihood(model, x[:2], n_samples=8)  # warm-up
     synchronize(device)
@@ -138,15 +163,27 @@ def time_evaluation(model: nn.Module, x: Tensor, k: int, device: torch.device) -
     seconds = time.perf_counter() - start
     if not torch.isfinite(log_px).all():
         raise FloatingPointError("the importance-sampled log-likelihood is not finite")
-    return {"k": k, "images": len(x), "seconds": seconds, "peak_gib": peak_memory_gib(device)}
+    return {
+        "k": k,
+        "images": len(x),
+        "seconds": seconds,
+        "peak_gib": peak_memory_gib(device),
+    }
 
 
 def run_benchmark(
-    epochs: int, subset: int | None, compile: bool, eval_k: int | None, eval_images: int, seed: int = 0
+    epochs: int,
+    subset: int | None,
+    compile: bool,
+    eval_k: int | None,
+    eval_images: int,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Everything the command line prints, as a dictionary (also what ``--json`` writes)."""
     device = pick_device()
-    configure_backends(device)  # process-wide, so both pipelines run with them: the ratio measures the pipelines
+    configure_backends(
+        device
+    )  # process-wide, so both pipelines run with them: the ratio measures the pipelines
     seed_everything(seed)
     initial = tutorial_model().state_dict()
 
@@ -156,12 +193,22 @@ def run_benchmark(
         model.load_state_dict(initial)
         return model.to(device)
 
-    runs = {"conventional": measure(lambda: train_conventional(fresh_model(), epochs, subset, device), device)}
+    runs = {
+        "conventional": measure(
+            lambda: train_conventional(fresh_model(), epochs, subset, device), device
+        )
+    }
     book_model = fresh_model()
-    runs["book"] = measure(lambda: train_book(book_model, epochs, subset, device, compile=False), device)
+    runs["book"] = measure(
+        lambda: train_book(book_model, epochs, subset, device, compile=False), device
+    )
     if compile:
-        runs["book_compiled"] = measure(lambda: train_book(fresh_model(), epochs, subset, device, True), device)
-    fastest = min(runs[name]["seconds_per_epoch"] for name in runs if name != "conventional")
+        runs["book_compiled"] = measure(
+            lambda: train_book(fresh_model(), epochs, subset, device, True), device
+        )
+    fastest = min(
+        runs[name]["seconds_per_epoch"] for name in runs if name != "conventional"
+    )
     result: dict[str, Any] = {
         "date": datetime.date.today().isoformat(),
         "device": device_name(device),
@@ -175,7 +222,9 @@ def run_benchmark(
     }
     if eval_k is not None:
         x_test, _ = load_mnist("test", device, limit=eval_images)
-        result["evaluation"] = time_evaluation(book_model, torch.bernoulli(x_test), eval_k, device)
+        result["evaluation"] = time_evaluation(
+            book_model, torch.bernoulli(x_test), eval_k, device
+        )
     return result
 
 
@@ -194,7 +243,9 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<14} {run['seconds_per_epoch']:8.3f} s/epoch   peak memory {format_memory(run['peak_gib'])}"
         )
-    lines.append(f"  ratio (conventional / fastest book pipeline): {result['ratio']:.2f}")
+    lines.append(
+        f"  ratio (conventional / fastest book pipeline): {result['ratio']:.2f}"
+    )
     if "evaluation" in result:
         ev = result["evaluation"]
         lines.append(
@@ -206,18 +257,48 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m helpers.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--epochs", type=int, default=8, help="epochs per pipeline (default 8)")
-    parser.add_argument("--subset", type=int, default=None, help="train on the first N images (default: all 60000)")
-    parser.add_argument("--compile", action="store_true", help="also time the book's pipeline with torch.compile")
-    parser.add_argument("--eval-k", type=int, default=None, help="also time importance sampling with K samples")
-    parser.add_argument("--eval-images", type=int, default=10_000, help="test images for --eval-k (default 10000)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the result as JSON to this file")
+    parser.add_argument(
+        "--epochs", type=int, default=8, help="epochs per pipeline (default 8)"
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        help="train on the first N images (default: all 60000)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the book's pipeline with torch.compile",
+    )
+    parser.add_argument(
+        "--eval-k",
+        type=int,
+        default=None,
+        help="also time importance sampling with K samples",
+    )
+    parser.add_argument(
+        "--eval-images",
+        type=int,
+        default=10_000,
+        help="test images for --eval-k (default 10000)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write the result as JSON to this file",
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1 or (args.subset is not None and args.subset < 1):
         parser.error("--epochs and --subset must be positive")
-    result = run_benchmark(args.epochs, args.subset, args.compile, args.eval_k, args.eval_images)
+    result = run_benchmark(
+        args.epochs, args.subset, args.compile, args.eval_k, args.eval_images
+    )
     print(report(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

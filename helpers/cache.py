@@ -39,7 +39,9 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
             os.remove(tmp)
 
 
-def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any] | None:
+def load_checkpoint(
+    path: Path, map_location: torch.device | str = "cpu"
+) -> dict[str, Any] | None:
     """The cached payload, or ``None`` if absent; a corrupt file gives a warning (and ``None``)."""
     if not path.exists():
         return None

@@ -36,7 +36,11 @@ def data_root() -> Path:
 
 def _missing_mnist_message(root: Path, reason: str) -> str:
     expected = "\n".join(f"    {root}/MNIST/raw/{name}(.gz)" for name in MNIST_FILES)
-    origin = f"{DATA_ENV}={os.environ[DATA_ENV]}" if DATA_ENV in os.environ else f"{DATA_ENV} is not set"
+    origin = (
+        f"{DATA_ENV}={os.environ[DATA_ENV]}"
+        if DATA_ENV in os.environ
+        else f"{DATA_ENV} is not set"
+    )
     return (
         f"MNIST is not in {root} ({origin}) and could not be downloaded ({reason}).\n"
         f"Put the four MNIST files in torchvision's layout there:\n{expected}\n"
@@ -55,7 +59,9 @@ def _torchvision_mnist(train: bool) -> tuple[Tensor, Tensor]:
             root.mkdir(parents=True, exist_ok=True)
             dataset = MNIST(root, train=train, download=True)
         except Exception as err:  # no network, a read-only folder, a broken mirror...
-            raise FileNotFoundError(_missing_mnist_message(root, f"{type(err).__name__}: {err}")) from err
+            raise FileNotFoundError(
+                _missing_mnist_message(root, f"{type(err).__name__}: {err}")
+            ) from err
     return dataset.data, dataset.targets
 
 
@@ -71,7 +77,9 @@ def load_mnist(
     In quick mode (or with ``limit``) only the first few images of the split are kept.
     """
     if split not in ("train", "valid", "test", "train+valid"):
-        raise ValueError(f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}.")
+        raise ValueError(
+            f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}."
+        )
     images, labels = _torchvision_mnist(train=split != "test")
     if split == "train":
         images, labels = images[:-n_valid], labels[:-n_valid]
@@ -86,7 +94,9 @@ def load_mnist(
 
 
 def load_binarized_mnist(
-    split: Literal["train", "valid", "test"], device: torch.device | str = "cpu", limit: int | None = None
+    split: Literal["train", "valid", "test"],
+    device: torch.device | str = "cpu",
+    limit: int | None = None,
 ) -> Tensor:
     """Static binarized MNIST (Larochelle & Murray, 2011) as ``float32 [N, 784]`` of 0/1 on ``device``."""
     path = data_root() / "binarized_mnist" / "binarized_mnist.npz"
@@ -104,7 +114,9 @@ def load_binarized_mnist(
     return torch.from_numpy(array).to(device).float()
 
 
-def binarize(x: Tensor, mode: Binarization, generator: torch.Generator | None = None) -> Tensor:
+def binarize(
+    x: Tensor, mode: Binarization, generator: torch.Generator | None = None
+) -> Tensor:
     """Turn grey levels in [0, 1] into 0/1 pixels.
 
     ``dynamic`` and ``fixed`` both draw ``Bernoulli(x)``; they differ in *when* the draw is made
@@ -116,7 +128,9 @@ def binarize(x: Tensor, mode: Binarization, generator: torch.Generator | None = 
         return x.round()
     if mode == "none":
         return x
-    raise ValueError(f"binarization must be 'dynamic', 'fixed', 'threshold' or 'none', got {mode!r}.")
+    raise ValueError(
+        f"binarization must be 'dynamic', 'fixed', 'threshold' or 'none', got {mode!r}."
+    )
 
 
 def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
@@ -142,9 +156,15 @@ def batches(
         raise ValueError("batches() needs at least one tensor.")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
-        raise ValueError(f"all tensors must have the same length, got {[len(t) for t in tensors]}.")
+        raise ValueError(
+            f"all tensors must have the same length, got {[len(t) for t in tensors]}."
+        )
     device = tensors[0].device
-    order = torch.randperm(n, device=device, generator=generator) if shuffle else torch.arange(n, device=device)
+    order = (
+        torch.randperm(n, device=device, generator=generator)
+        if shuffle
+        else torch.arange(n, device=device)
+    )
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]

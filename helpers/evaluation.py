@@ -11,12 +11,16 @@ from helpers.objectives import elbo_terms, sample_and_log_prob
 
 
 @torch.no_grad()
-def evaluate_elbo(model: nn.Module, x: Tensor, batch_size: int = 1000, analytic_kl: bool = False) -> dict[str, float]:
+def evaluate_elbo(
+    model: nn.Module, x: Tensor, batch_size: int = 1000, analytic_kl: bool = False
+) -> dict[str, float]:
     """Mean ELBO, reconstruction and KL over the rows of ``x`` (one posterior sample each)."""
     model.eval()
     sums = torch.zeros(3, device=x.device)
     for start in range(0, len(x), batch_size):
-        terms = elbo_terms(model, x[start : start + batch_size], analytic_kl=analytic_kl)
+        terms = elbo_terms(
+            model, x[start : start + batch_size], analytic_kl=analytic_kl
+        )
         sums += torch.stack([terms.elbo.sum(), terms.recon.sum(), terms.kl.sum()])
     elbo, recon, kl = (sums / len(x)).tolist()
     return {"elbo": elbo, "recon": recon, "kl": kl}
@@ -36,7 +40,11 @@ def log_importance_weights(model: nn.Module, x: Tensor, n: int) -> Tensor:
 
 @torch.no_grad()
 def importance_log_likelihood(
-    model: nn.Module, x: Tensor, n_samples: int = 5000, batch_size: int = 500, max_points: int | None = None
+    model: nn.Module,
+    x: Tensor,
+    n_samples: int = 5000,
+    batch_size: int = 500,
+    max_points: int | None = None,
 ) -> Tensor:
     """log p(x) ≈ logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log K for every row of ``x``.
 
@@ -62,14 +70,18 @@ def importance_log_likelihood(
     return out
 
 
-def nll(model: nn.Module, x: Tensor, n_samples: int = 5000, **kwargs: int) -> tuple[float, float]:
+def nll(
+    model: nn.Module, x: Tensor, n_samples: int = 5000, **kwargs: int
+) -> tuple[float, float]:
     """Mean negative log-likelihood (nats) over ``x`` and its standard error."""
     log_px = importance_log_likelihood(model, x, n_samples, **kwargs)
     return -log_px.mean().item(), (log_px.std() / math.sqrt(len(log_px))).item()
 
 
 @torch.no_grad()
-def posterior_means(model: nn.Module, x: Tensor, batch_size: int = 1000, n_samples: int = 64) -> Tensor:
+def posterior_means(
+    model: nn.Module, x: Tensor, batch_size: int = 1000, n_samples: int = 64
+) -> Tensor:
     """E_q[z | x] for every row of ``x``: the mean if q has one in closed form, else a sample average."""
     model.eval()
     means = []
@@ -82,7 +94,9 @@ def posterior_means(model: nn.Module, x: Tensor, batch_size: int = 1000, n_sampl
     return torch.cat(means)
 
 
-def active_units(model: nn.Module, x: Tensor, threshold: float = 0.01) -> tuple[int, Tensor]:
+def active_units(
+    model: nn.Module, x: Tensor, threshold: float = 0.01
+) -> tuple[int, Tensor]:
     """Count latent dimensions u with Cov_x(E_q[z_u | x]) > threshold, and return the variances.
 
     References:

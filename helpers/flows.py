@@ -36,7 +36,9 @@ class PlanarTransform(Transform):
     codomain = constraints.real_vector
     bijective = True
 
-    def __init__(self, u: Tensor, w: Tensor, b: Tensor, tol: float = 1e-6, max_iter: int = 100) -> None:
+    def __init__(
+        self, u: Tensor, w: Tensor, b: Tensor, tol: float = 1e-6, max_iter: int = 100
+    ) -> None:
         super().__init__()
         wu = (w * u).sum(-1, keepdim=True)
         self.softplus_wu = F.softplus(wu)  # = 1 + wᵀû > 0
@@ -61,17 +63,24 @@ class PlanarTransform(Transform):
         m, target = self.softplus_wu - 1, (y * self.w).sum(-1, keepdim=True)
         lo, hi = target - m.abs(), target + m.abs()  # |tanh| ≤ 1 brackets the root
         a, last_step = target.clone(), hi - lo
-        done, eps = torch.zeros_like(a, dtype=torch.bool), torch.finfo(a.dtype).eps  # converged entries stay frozen
+        done, eps = (
+            torch.zeros_like(a, dtype=torch.bool),
+            torch.finfo(a.dtype).eps,
+        )  # converged entries stay frozen
         for _ in range(self.max_iter):
             t = torch.tanh(a + self.b)
             g = a + m * t - target
             lo, hi = torch.where(g < 0, a, lo), torch.where(g > 0, a, hi)
             newton = a - g / (1 + m * (1 - t * t))
             # a Newton step must stay in the bracket and at most halve the last step (no cycles); else bisect
-            newton_ok = (newton >= lo) & (newton <= hi) & (2 * (newton - a).abs() <= last_step)
+            newton_ok = (
+                (newton >= lo) & (newton <= hi) & (2 * (newton - a).abs() <= last_step)
+            )
             new = torch.where(done, a, torch.where(newton_ok, newton, (lo + hi) / 2))
             last_step, a = (new - a).abs(), new
-            done = done | (last_step <= torch.clamp(4 * eps * a.abs(), min=self.tol))  # tol, or float resolution
+            done = done | (
+                last_step <= torch.clamp(4 * eps * a.abs(), min=self.tol)
+            )  # tol, or float resolution
             if done.all():
                 break
         return y - self.u_hat * torch.tanh(a + self.b)
@@ -106,7 +115,9 @@ class RadialTransform(Transform):
         d = z - self.z0
         h = 1 / (self.alpha + d.norm(dim=-1, keepdim=True))
         # det J = (1 + βh)^(D-1) (1 + βh + βh'r) with h' = -h², and 1 + βh + βh'r = 1 + βαh²
-        ladj = (z.shape[-1] - 1) * torch.log1p(self.beta * h) + torch.log1p(self.beta * self.alpha * h * h)
+        ladj = (z.shape[-1] - 1) * torch.log1p(self.beta * h) + torch.log1p(
+            self.beta * self.alpha * h * h
+        )
         return z + self.beta * h * d, ladj.squeeze(-1)
 
     def log_abs_det_jacobian(self, z: Tensor, y: Tensor) -> Tensor:
@@ -118,7 +129,9 @@ class RadialTransform(Transform):
         s = d.norm(dim=-1, keepdim=True)
         c = self.alpha + self.beta - s
         root = torch.sqrt(c * c + 4 * self.alpha * s)
-        r = torch.where(c > 0, 2 * self.alpha * s / (c + root), (root - c) / 2)  # no cancellation either way
+        r = torch.where(
+            c > 0, 2 * self.alpha * s / (c + root), (root - c) / 2
+        )  # no cancellation either way
         return self.z0 + d * (self.alpha + r) / (self.alpha + r + self.beta)
 
 
@@ -148,10 +161,18 @@ class PlanarFlowEncoder(LazyDistribution):
         Rezende & Mohamed, Variational Inference with Normalizing Flows (2015), section 4.
     """
 
-    def __init__(self, x_features: int, z_features: int, hidden: Sequence[int] = (512, 512), flows: int = 4) -> None:
+    def __init__(
+        self,
+        x_features: int,
+        z_features: int,
+        hidden: Sequence[int] = (512, 512),
+        flows: int = 4,
+    ) -> None:
         super().__init__()
         self.x_features, self.z_features, self.flows = x_features, z_features, flows
-        self.net = mlp(x_features, hidden, 2 * z_features + flows * (2 * z_features + 1))
+        self.net = mlp(
+            x_features, hidden, 2 * z_features + flows * (2 * z_features + 1)
+        )
 
     def forward(self, x: Tensor) -> Distribution:
         _check_features(x, self.x_features, "PlanarFlowEncoder")
@@ -159,5 +180,7 @@ class PlanarFlowEncoder(LazyDistribution):
         loc, raw_scale, params = self.net(x).split([d, d, k * (2 * d + 1)], dim=-1)
         base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
         u, w, b = params.unflatten(-1, (k, 2 * d + 1)).split([d, d, 1], dim=-1)
-        layers = zip(u.unbind(-2), w.unbind(-2), b.squeeze(-1).unbind(-1))  # unbind: one backward op, not K
+        layers = zip(
+            u.unbind(-2), w.unbind(-2), b.squeeze(-1).unbind(-1)
+        )  # unbind: one backward op, not K
         return sampling_flow(base, [PlanarTransform(*uwb) for uwb in layers])

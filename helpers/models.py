@@ -20,7 +20,10 @@ MIN_SCALE = 1e-4
 
 
 def mlp(
-    in_features: int, hidden: Sequence[int], out_features: int, activation: type[nn.Module] = nn.ReLU
+    in_features: int,
+    hidden: Sequence[int],
+    out_features: int,
+    activation: type[nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """A multilayer perceptron: Linear, activation, ..., Linear (no activation at the end)."""
     sizes = [in_features, *hidden]
@@ -46,7 +49,9 @@ class GaussianEncoder(LazyDistribution):
         Kingma & Welling, Auto-Encoding Variational Bayes (2014).
     """
 
-    def __init__(self, x_features: int, z_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+    def __init__(
+        self, x_features: int, z_features: int, hidden: Sequence[int] = (512, 512)
+    ) -> None:
         super().__init__()
         self.x_features, self.z_features = x_features, z_features
         self.net = mlp(x_features, hidden, 2 * z_features)
@@ -60,7 +65,9 @@ class GaussianEncoder(LazyDistribution):
 class BernoulliDecoder(LazyDistribution):
     """p(x | z) = prod_i Bernoulli(x_i; sigmoid(logit_i(z))) for binary pixels."""
 
-    def __init__(self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+    def __init__(
+        self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)
+    ) -> None:
         super().__init__()
         self.z_features = z_features
         self.net = mlp(z_features, hidden, x_features)
@@ -73,7 +80,9 @@ class BernoulliDecoder(LazyDistribution):
 class GaussianDecoder(LazyDistribution):
     """p(x | z) = N(mu(z), diag sigma^2) with one learned scale per pixel, for real-valued x."""
 
-    def __init__(self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)) -> None:
+    def __init__(
+        self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)
+    ) -> None:
         super().__init__()
         self.z_features = z_features
         self.net = mlp(z_features, hidden, x_features)
@@ -86,32 +95,50 @@ class GaussianDecoder(LazyDistribution):
 
 def standard_normal_prior(z_features: int) -> UnconditionalDistribution:
     """p(z) = N(0, I) as a lazy distribution with no parameters (its tensors are buffers)."""
-    return UnconditionalDistribution(DiagNormal, torch.zeros(z_features), torch.ones(z_features), buffer=True)
+    return UnconditionalDistribution(
+        DiagNormal, torch.zeros(z_features), torch.ones(z_features), buffer=True
+    )
 
 
-def maf_prior(z_features: int, transforms: int = 3, hidden: Sequence[int] = (256, 256)) -> zuko.flows.MAF:
+def maf_prior(
+    z_features: int, transforms: int = 3, hidden: Sequence[int] = (256, 256)
+) -> zuko.flows.MAF:
     """A learned prior p(z): a masked autoregressive flow on N(0, I) (zuko's tutorial choice).
 
     References:
         Papamakarios et al., Masked Autoregressive Flow for Density Estimation (2017).
     """
-    return zuko.flows.MAF(features=z_features, transforms=transforms, hidden_features=tuple(hidden))
+    return zuko.flows.MAF(
+        features=z_features, transforms=transforms, hidden_features=tuple(hidden)
+    )
 
 
 class VAE(nn.Module):
     """An encoder q(z|x), a decoder p(x|z) and a prior p(z), held together (no logic of its own)."""
 
-    def __init__(self, encoder: LazyDistribution, decoder: LazyDistribution, prior: LazyDistribution) -> None:
+    def __init__(
+        self,
+        encoder: LazyDistribution,
+        decoder: LazyDistribution,
+        prior: LazyDistribution,
+    ) -> None:
         super().__init__()
         self.encoder, self.decoder, self.prior = encoder, decoder, prior
 
 
 def bernoulli_vae(
-    encoder: LazyDistribution, z_features: int, hidden: Sequence[int], prior: LazyDistribution | None = None
+    encoder: LazyDistribution,
+    z_features: int,
+    hidden: Sequence[int],
+    prior: LazyDistribution | None = None,
 ) -> VAE:
     """``encoder`` with the book's Bernoulli decoder (the encoder's widths mirrored) and N(0, I) unless ``prior``."""
     decoder = BernoulliDecoder(z_features, encoder.x_features, tuple(reversed(hidden)))
-    return VAE(encoder, decoder, prior if prior is not None else standard_normal_prior(z_features))
+    return VAE(
+        encoder,
+        decoder,
+        prior if prior is not None else standard_normal_prior(z_features),
+    )
 
 
 def gaussian_vae(
@@ -121,4 +148,6 @@ def gaussian_vae(
     prior: LazyDistribution | None = None,
 ) -> VAE:
     """The book's standard VAE: Gaussian encoder, Bernoulli decoder, N(0, I) prior unless given."""
-    return bernoulli_vae(GaussianEncoder(x_features, z_features, hidden), z_features, hidden, prior)
+    return bernoulli_vae(
+        GaussianEncoder(x_features, z_features, hidden), z_features, hidden, prior
+    )

@@ -21,7 +21,9 @@ class ElboTerms(NamedTuple):
         return self.recon - self.kl
 
 
-def sample_and_log_prob(q: Distribution, shape: tuple[int, ...] = ()) -> tuple[Tensor, Tensor]:
+def sample_and_log_prob(
+    q: Distribution, shape: tuple[int, ...] = ()
+) -> tuple[Tensor, Tensor]:
     """Draw ``z ~ q`` with the reparameterization trick and score it.
 
     A zuko flow offers ``rsample_and_log_prob``, which scores its own sample in the same
@@ -47,7 +49,9 @@ def elbo_terms(model: VAE, x: Tensor, analytic_kl: bool = False) -> ElboTerms:
     return ElboTerms(recon, kl)
 
 
-def elbo_loss(model: nn.Module, batch: tuple[Tensor, ...], progress: float, beta: float = 1.0) -> dict[str, Tensor]:
+def elbo_loss(
+    model: nn.Module, batch: tuple[Tensor, ...], progress: float, beta: float = 1.0
+) -> dict[str, Tensor]:
     """Minimise ``-(recon - beta * kl)``; log the ELBO and its two parts (batch means).
 
     ``progress`` (0 to 1 through training) lets schedules such as KL annealing depend on time.
@@ -81,7 +85,10 @@ def kl_per_dimension(q: Distribution) -> Tensor:
 
 
 def free_bits_loss(
-    model: nn.Module, batch: tuple[Tensor, ...], progress: float, free_bits: float = 0.25
+    model: nn.Module,
+    batch: tuple[Tensor, ...],
+    progress: float,
+    free_bits: float = 0.25,
 ) -> dict[str, Tensor]:
     """Minimise ``-(recon - sum_u max(free_bits, KL_u))``, KL_u the minibatch mean of dimension u's KL.
 
@@ -98,4 +105,10 @@ def free_bits_loss(
     recon = model.decoder(z).log_prob(x).mean()
     kl_dims = kl_per_dimension(q).mean(dim=0)
     kl, clamped = kl_dims.sum(), kl_dims.clamp(min=free_bits).sum()
-    return {"loss": -(recon - clamped), "elbo": recon - kl, "recon": recon, "kl": kl, "kl_clamped": clamped}
+    return {
+        "loss": -(recon - clamped),
+        "elbo": recon - kl,
+        "recon": recon,
+        "kl": kl,
+        "kl_clamped": clamped,
+    }

@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 def set_theme() -> None:
     """One seaborn style for every figure of the book."""
     sns.set_theme(context="notebook", style="whitegrid", palette="deep")
-    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray_r"})
+    plt.rcParams.update(
+        {"figure.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray_r"}
+    )
 
 
 def image_grid(
@@ -32,9 +34,10 @@ def image_grid(
     canvas = torch.ones(ncol * (side + 2), nrow * (side + 2))
     for i, image in enumerate(images):
         r, c = divmod(i, nrow)
-        canvas[r * (side + 2) + 1 : r * (side + 2) + 1 + side, c * (side + 2) + 1 : c * (side + 2) + 1 + side] = (
-            1 - image
-        )
+        canvas[
+            r * (side + 2) + 1 : r * (side + 2) + 1 + side,
+            c * (side + 2) + 1 : c * (side + 2) + 1 + side,
+        ] = 1 - image
     if ax is None:
         _, ax = plt.subplots(figsize=(nrow * 0.6, ncol * 0.6))
     ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -44,7 +47,9 @@ def image_grid(
     return ax
 
 
-def training_curves(history: Sequence[dict[str, float]], keys: Sequence[str] = ("elbo", "recon", "kl")) -> Figure:
+def training_curves(
+    history: Sequence[dict[str, float]], keys: Sequence[str] = ("elbo", "recon", "kl")
+) -> Figure:
     """One panel per logged quantity against the epoch, training and (if present) validation."""
     keys = [k for k in keys if k in history[0]]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
@@ -52,7 +57,12 @@ def training_curves(history: Sequence[dict[str, float]], keys: Sequence[str] = (
     for ax, key in zip(axes[0], keys):
         ax.plot(epochs, [h[key] for h in history], marker=".", label="train")
         if f"valid_{key}" in history[0]:
-            ax.plot(epochs, [h[f"valid_{key}"] for h in history], marker=".", label="validation")
+            ax.plot(
+                epochs,
+                [h[f"valid_{key}"] for h in history],
+                marker=".",
+                label="validation",
+            )
             ax.legend()
         ax.set_xlabel("epoch")
         ax.set_title(key)
@@ -60,7 +70,9 @@ def training_curves(history: Sequence[dict[str, float]], keys: Sequence[str] = (
     return fig
 
 
-def latent_scatter(z: torch.Tensor, labels: torch.Tensor, ax: Axes | None = None, size: float = 3) -> Axes:
+def latent_scatter(
+    z: torch.Tensor, labels: torch.Tensor, ax: Axes | None = None, size: float = 3
+) -> Axes:
     """Scatter 2-D latent codes coloured by digit label."""
     z = z.detach().cpu().numpy()
     labels = labels.detach().cpu().numpy()
@@ -69,7 +81,14 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor, ax: Axes | None = None
     palette = sns.color_palette("tab10", 10)
     for digit in np.unique(labels):
         keep = labels == digit
-        ax.scatter(z[keep, 0], z[keep, 1], s=size, color=palette[int(digit)], label=str(digit), alpha=0.7)
+        ax.scatter(
+            z[keep, 0],
+            z[keep, 1],
+            s=size,
+            color=palette[int(digit)],
+            label=str(digit),
+            alpha=0.7,
+        )
     ax.legend(title="digit", markerscale=4, bbox_to_anchor=(1.02, 1), loc="upper left")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")

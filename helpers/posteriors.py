@@ -45,8 +45,15 @@ class IAFEncoder(LazyDistribution):
         super().__init__()
         self.x_features, self.z_features, self.context = x_features, z_features, context
         self.net = mlp(x_features, hidden, 2 * z_features + context)
-        maf = zuko.flows.MAF(z_features, context, transforms=transforms, hidden_features=tuple(flow_hidden))
-        self.transform = maf.transform.inv  # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
+        maf = zuko.flows.MAF(
+            z_features,
+            context,
+            transforms=transforms,
+            hidden_features=tuple(flow_hidden),
+        )
+        self.transform = (
+            maf.transform.inv
+        )  # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
 
     def forward(self, x: Tensor) -> NormalizingFlow:
         _check_features(x, self.x_features, "IAFEncoder")
@@ -64,4 +71,6 @@ def iaf_vae(
     **flow: int | Sequence[int],
 ) -> VAE:
     """The book's VAE with an IAF posterior (``flow``: ``context``, ``transforms``, ``flow_hidden``)."""
-    return bernoulli_vae(IAFEncoder(x_features, z_features, hidden, **flow), z_features, hidden, prior)
+    return bernoulli_vae(
+        IAFEncoder(x_features, z_features, hidden, **flow), z_features, hidden, prior
+    )

@@ -36,7 +36,9 @@ class PPCA:
 
     def sample_prior(self, n: int) -> Tensor:
         """n draws from p(z), shape [n, d]: plain ``torch.randn``, cheaper than ``prior().sample((n,))``."""
-        return torch.randn(n, self.weight.shape[-1], dtype=self.weight.dtype, device=self.weight.device)
+        return torch.randn(
+            n, self.weight.shape[-1], dtype=self.weight.dtype, device=self.weight.device
+        )
 
     def likelihood(self, z: Tensor) -> Independent:
         """p(x | z) for every row of z: independent Normals around W z + mu."""
@@ -44,14 +46,21 @@ class PPCA:
 
     def evidence(self) -> MultivariateNormal:
         """p(x) = N(mu, W W^T + sigma² I), equation (ch1-ppca-evidence)."""
-        covariance = self.weight @ self.weight.mT + self.noise**2 * self._eye(self.weight.shape[-2])
+        covariance = self.weight @ self.weight.mT + self.noise**2 * self._eye(
+            self.weight.shape[-2]
+        )
         return MultivariateNormal(self.mean, covariance)
 
     def posterior(self, x: Tensor) -> MultivariateNormal:
         """p(z | x) = N(Lambda^-1 W^T (x - mu) / sigma², Lambda^-1), equation (ch1-ppca-posterior)."""
-        precision = self._eye(self.weight.shape[-1]) + self.weight.mT @ self.weight / self.noise**2
+        precision = (
+            self._eye(self.weight.shape[-1])
+            + self.weight.mT @ self.weight / self.noise**2
+        )
         covariance = torch.linalg.inv(precision)
-        return MultivariateNormal((x - self.mean) @ (self.weight @ covariance) / self.noise**2, covariance)
+        return MultivariateNormal(
+            (x - self.mean) @ (self.weight @ covariance) / self.noise**2, covariance
+        )
 
     def sample(self, n: int) -> tuple[Tensor, Tensor]:
         """Ancestral sampling of n pairs (z, x): z from the prior, then x from the likelihood."""

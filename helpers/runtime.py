@@ -16,7 +16,12 @@ SEED_ENV = "VAEBOOK_SEED"
 
 def is_quick() -> bool:
     """True when ``VAEBOOK_QUICK`` asks for the short schedule that CI runs."""
-    return os.environ.get(QUICK_ENV, "0").strip().lower() not in {"", "0", "false", "no"}
+    return os.environ.get(QUICK_ENV, "0").strip().lower() not in {
+        "",
+        "0",
+        "false",
+        "no",
+    }
 
 
 def seed_from_env() -> int:
@@ -39,7 +44,10 @@ def pick_device() -> torch.device:
     """CUDA if present, then Apple's MPS, then the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if (
+        getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available()
+    ):
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -74,7 +82,9 @@ def configure_backends(device: torch.device) -> None:
     """
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")
-    torch.set_flush_denormal(True)  # returns False, and changes nothing, on CPUs without the instruction
+    torch.set_flush_denormal(
+        True
+    )  # returns False, and changes nothing, on CPUs without the instruction
 
 
 def setup(seed: int | None = None) -> torch.device:
@@ -89,7 +99,9 @@ def setup(seed: int | None = None) -> torch.device:
     device = pick_device()
     configure_backends(device)
     set_theme()
-    mode = "quick (VAEBOOK_QUICK=1: small data, short schedules)" if is_quick() else "full"
+    mode = (
+        "quick (VAEBOOK_QUICK=1: small data, short schedules)" if is_quick() else "full"
+    )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(f"mode: {mode} | device: {name} | seed: {seed} | torch {torch.__version__}")
     return device

@@ -31,7 +31,12 @@ class NonFiniteLossError(FloatingPointError):
 
 def compile_from_env() -> bool:
     """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives by default."""
-    return os.environ.get(COMPILE_ENV, "0").strip().lower() not in {"", "0", "false", "no"}
+    return os.environ.get(COMPILE_ENV, "0").strip().lower() not in {
+        "",
+        "0",
+        "false",
+        "no",
+    }
 
 
 def compiled(objective: Objective) -> Objective:
@@ -43,19 +48,27 @@ def compiled(objective: Objective) -> Objective:
     try:
         fast = torch.compile(objective)
     except Exception as err:  # e.g. torch.compile unsupported on this Python
-        warnings.warn(f"torch.compile is unavailable ({type(err).__name__}: {err}); training eagerly.", stacklevel=2)
+        warnings.warn(
+            f"torch.compile is unavailable ({type(err).__name__}: {err}); training eagerly.",
+            stacklevel=2,
+        )
         return objective
     failed = False
 
     @functools.wraps(objective)
-    def run(model: nn.Module, batch: tuple[Tensor, ...], progress: float) -> dict[str, Tensor]:
+    def run(
+        model: nn.Module, batch: tuple[Tensor, ...], progress: float
+    ) -> dict[str, Tensor]:
         nonlocal failed
         if not failed:
             try:
                 return fast(model, batch, progress)
             except Exception as err:
                 failed = True
-                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training eagerly.", stacklevel=2)
+                warnings.warn(
+                    f"torch.compile failed ({type(err).__name__}: {err}); training eagerly.",
+                    stacklevel=2,
+                )
         return objective(model, batch, progress)
 
     return run
@@ -68,8 +81,12 @@ def describe(objective: Callable[..., Any]) -> str:
     return f"{getattr(objective, '__module__', '')}.{getattr(objective, '__qualname__', repr(objective))}"
 
 
-def _raise_non_finite(names: list[str], first_bad: Tensor, epoch: int, steps_per_epoch: int) -> None:
-    bad = {name: int(step) for name, step in zip(names, first_bad.tolist()) if step >= 0}
+def _raise_non_finite(
+    names: list[str], first_bad: Tensor, epoch: int, steps_per_epoch: int
+) -> None:
+    bad = {
+        name: int(step) for name, step in zip(names, first_bad.tolist()) if step >= 0
+    }
     if bad:
         step = min(bad.values())
         terms = ", ".join(name for name, s in bad.items() if s == step)
@@ -81,7 +98,9 @@ def _raise_non_finite(names: list[str], first_bad: Tensor, epoch: int, steps_per
 
 
 @torch.no_grad()
-def _validate(model: nn.Module, objective: Objective, valid: tuple[Tensor, ...], batch_size: int) -> dict[str, float]:
+def _validate(
+    model: nn.Module, objective: Objective, valid: tuple[Tensor, ...], batch_size: int
+) -> dict[str, float]:
     was_training = model.training
     model.eval()
     totals: dict[str, Tensor] = {}
@@ -137,17 +156,29 @@ def fit(
         "quick": is_quick(), "seed": seed_from_env(), **(config or {}),
     }  # fmt: skip
     path = cache_path(cache, key) if cache else None
-    if path is not None and (payload := load_checkpoint(path, map_location=device)) is not None:
+    if (
+        path is not None
+        and (payload := load_checkpoint(path, map_location=device)) is not None
+    ):
         try:
             model.load_state_dict(payload["model"])
             print(f"{cache}: loaded trained weights from {path.name}")
             return payload["history"]
         except RuntimeError as err:
-            warnings.warn(f"Checkpoint {path} does not fit the model ({err}); retraining.", stacklevel=2)
+            warnings.warn(
+                f"Checkpoint {path} does not fit the model ({err}); retraining.",
+                stacklevel=2,
+            )
 
     # Fused Adam: one kernel per step, not a loop over parameters (a step several times faster on 2 CPU cores).
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda") or None)
-    step_objective = compiled(objective) if (compile_from_env() if compile is None else compile) else objective
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda") or None
+    )
+    step_objective = (
+        compiled(objective)
+        if (compile_from_env() if compile is None else compile)
+        else objective
+    )
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay)
     steps_per_epoch = math.ceil(len(data[0]) / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -172,12 +203,17 @@ def fit(
                 totals = torch.zeros_like(values)
                 first_bad = torch.full_like(values, -1, dtype=torch.long)
             totals += values * len(batch[0])
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(values), step, first_bad)
+            first_bad = torch.where(
+                (first_bad < 0) & ~torch.isfinite(values), step, first_bad
+            )
             step += 1
             if step % check_every == 0:
                 _raise_non_finite(names, first_bad, epoch, steps_per_epoch)
         _raise_non_finite(names, first_bad, epoch, steps_per_epoch)
-        record = {"epoch": epoch + 1, **{n: v / len(data[0]) for n, v in zip(names, totals.tolist())}}
+        record = {
+            "epoch": epoch + 1,
+            **{n: v / len(data[0]) for n, v in zip(names, totals.tolist())},
+        }
         record["lr"] = optimizer.param_groups[0]["lr"]
         scheduler.step()
         if valid is not None:
@@ -185,11 +221,16 @@ def fit(
         record["seconds"] = time.perf_counter() - start
         history.append(record)
         bar.set_postfix(
-            loss=f"{record['loss']:.2f}", **({"valid_elbo": f"{record['valid_elbo']:.2f}"} if valid else {})
+            loss=f"{record['loss']:.2f}",
+            **({"valid_elbo": f"{record['valid_elbo']:.2f}"} if valid else {}),
         )
         if valid is not None:
             if record["valid_elbo"] > best:
-                best, best_state, since_best = record["valid_elbo"], copy.deepcopy(model.state_dict()), 0
+                best, best_state, since_best = (
+                    record["valid_elbo"],
+                    copy.deepcopy(model.state_dict()),
+                    0,
+                )
             else:
                 since_best += 1
                 if patience is not None and since_best >= patience:
@@ -197,5 +238,7 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     if path is not None:
-        save_checkpoint(path, {"model": model.state_dict(), "history": history, "config": repr(key)})
+        save_checkpoint(
+            path, {"model": model.state_dict(), "history": history, "config": repr(key)}
+        )
     return history

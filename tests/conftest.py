@@ -25,7 +25,9 @@ def binary_data() -> torch.Tensor:
 
 @pytest.fixture
 def real_data_root() -> Path:
-    root = Path(os.environ.get("VAEBOOK_DATA", Path(__file__).resolve().parents[1] / "data"))
+    root = Path(
+        os.environ.get("VAEBOOK_DATA", Path(__file__).resolve().parents[1] / "data")
+    )
     if not (root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists():
         pytest.skip("MNIST is not available (set VAEBOOK_DATA)")
     return root

@@ -12,12 +12,25 @@ from helpers.models import BernoulliDecoder, GaussianEncoder
 
 def test_tutorial_model_is_zukos():
     model = tutorial_model()
-    assert isinstance(model.encoder, GaussianEncoder) and isinstance(model.decoder, BernoulliDecoder)
-    widths = [layer.out_features for layer in model.encoder.net if isinstance(layer, torch.nn.Linear)]
+    assert isinstance(model.encoder, GaussianEncoder) and isinstance(
+        model.decoder, BernoulliDecoder
+    )
+    widths = [
+        layer.out_features
+        for layer in model.encoder.net
+        if isinstance(layer, torch.nn.Linear)
+    ]
     assert widths == [1024, 1024, 2 * 16]
-    widths = [layer.out_features for layer in model.decoder.net if isinstance(layer, torch.nn.Linear)]
+    widths = [
+        layer.out_features
+        for layer in model.decoder.net
+        if isinstance(layer, torch.nn.Linear)
+    ]
     assert widths == [1024, 1024, 784]
-    assert isinstance(model.prior, zuko.flows.MAF) and len(model.prior.transform.transforms) == 3
+    assert (
+        isinstance(model.prior, zuko.flows.MAF)
+        and len(model.prior.transform.transforms) == 3
+    )
     assert model.prior().sample((5,)).shape == (5, 16)
 
 
@@ -34,7 +47,11 @@ def test_report_names_every_run_and_the_ratio():
         "ratio": 3.0, "evaluation": {"k": 5, "images": 4, "seconds": 0.5, "peak_gib": None},
     }  # fmt: skip
     text = report(result)
-    assert "conventional" in text and "book" in text and "ratio (conventional / fastest book pipeline): 3.00" in text
+    assert (
+        "conventional" in text
+        and "book" in text
+        and "ratio (conventional / fastest book pipeline): 3.00" in text
+    )
     assert "1.50 GiB" in text and "K=5, 4 images" in text
 
 

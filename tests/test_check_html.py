@@ -36,7 +36,11 @@ def write(root: Path, relative: str, text: str) -> None:
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A tiny built book: a landing page, two chapters, a notebook source, an image and theme assets."""
-    write(tmp_path, "index.html", '<a href="chapters/a.html#sec-one">A</a><a href="genindex.html">index</a>')
+    write(
+        tmp_path,
+        "index.html",
+        '<a href="chapters/a.html#sec-one">A</a><a href="genindex.html">index</a>',
+    )
     write(tmp_path, "genindex.html", "<p>index</p>")
     write(
         tmp_path,
@@ -48,7 +52,11 @@ def site(tmp_path: Path) -> Path:
         '<a href="https://colab.research.google.com/github/someone/some-book/blob/dev/chapters/a.ipynb">Colab</a>'
         '<a href="../_sources/chapters/a.ipynb" download>.ipynb</a>',
     )
-    write(tmp_path, "chapters/b.html", '<div id="eq-1"></div><a href="a.html#missing">bad</a><a href="c.html">gone</a>')
+    write(
+        tmp_path,
+        "chapters/b.html",
+        '<div id="eq-1"></div><a href="a.html#missing">bad</a><a href="c.html">gone</a>',
+    )
     write(tmp_path, "_sources/chapters/a.ipynb", "{}")
     write(tmp_path, "_images/fig.png", "png")
     write(tmp_path, "_static/theme.html", "<p>asset</p>")
@@ -57,11 +65,18 @@ def site(tmp_path: Path) -> Path:
 
 
 def test_book_pages_leave_out_assets(site):
-    assert check_html.book_pages(site) == ["chapters/a.html", "chapters/b.html", "genindex.html", "index.html"]
+    assert check_html.book_pages(site) == [
+        "chapters/a.html",
+        "chapters/b.html",
+        "genindex.html",
+        "index.html",
+    ]
 
 
 def test_screenshot_names_flatten_folders():
-    assert check_html.screenshot_name("chapters/02_elbo.html") == "chapters__02_elbo.png"
+    assert (
+        check_html.screenshot_name("chapters/02_elbo.html") == "chapters__02_elbo.png"
+    )
     assert check_html.screenshot_name("index.html") == "index.png"
 
 
@@ -108,7 +123,9 @@ def test_link_checker_finds_missing_files_and_fragments(site):
 
 def test_link_checker_reports_a_missing_image(site):
     (site / "_images/fig.png").unlink()
-    assert links_problems(site, "chapters/a.html") == ["link '../_images/fig.png' -> missing file _images/fig.png"]
+    assert links_problems(site, "chapters/a.html") == [
+        "link '../_images/fig.png' -> missing file _images/fig.png"
+    ]
 
 
 def links_problems(site: Path, page: str) -> list[str]:
@@ -117,7 +134,11 @@ def links_problems(site: Path, page: str) -> list[str]:
 
 def test_read_config_section_reads_only_its_section():
     repository = check_html.read_config_section(CONFIG, "repository")
-    assert repository == {"url": "https://github.com/someone/some-book", "path_to_book": "", "branch": "dev"}
+    assert repository == {
+        "url": "https://github.com/someone/some-book",
+        "path_to_book": "",
+        "branch": "dev",
+    }
     assert check_html.read_config_section(CONFIG, "launch_buttons") == {
         "colab_url": "https://colab.research.google.com"
     }
@@ -126,17 +147,27 @@ def test_read_config_section_reads_only_its_section():
 
 def test_expected_colab_url():
     url = check_html.expected_colab_url(CONFIG, "chapters/02_elbo.html")
-    assert url == "https://colab.research.google.com/github/someone/some-book/blob/dev/chapters/02_elbo.ipynb"
+    assert (
+        url
+        == "https://colab.research.google.com/github/someone/some-book/blob/dev/chapters/02_elbo.ipynb"
+    )
 
 
 def test_expected_colab_url_with_the_book_in_a_subfolder():
-    config = CONFIG.replace('path_to_book: ""', "path_to_book: book/").replace("some-book  #", "some-book.git  #")
+    config = CONFIG.replace('path_to_book: ""', "path_to_book: book/").replace(
+        "some-book  #", "some-book.git  #"
+    )
     url = check_html.expected_colab_url(config, "chapters/x.html")
-    assert url == "https://colab.research.google.com/github/someone/some-book/blob/dev/book/chapters/x.ipynb"
+    assert (
+        url
+        == "https://colab.research.google.com/github/someone/some-book/blob/dev/book/chapters/x.ipynb"
+    )
 
 
 def test_expected_colab_url_of_this_book():
-    url = check_html.expected_colab_url((ROOT / "_config.yml").read_text(), "chapters/04_vae_mnist.html")
+    url = check_html.expected_colab_url(
+        (ROOT / "_config.yml").read_text(), "chapters/04_vae_mnist.html"
+    )
     assert url.startswith("https://colab.research.google.com/github/")
     assert url.endswith("/blob/main/chapters/04_vae_mnist.ipynb")
     assert (ROOT / "chapters/04_vae_mnist.ipynb").is_file()
@@ -147,23 +178,38 @@ def test_chapter_buttons(site):
     colab = check_html.expected_colab_url(CONFIG, "chapters/a.html")
     assert links.chapter_buttons("chapters/a.html", colab) == []
     wrong_branch = colab.replace("/blob/dev/", "/blob/main/")
-    assert "no 'open in Colab' link" in links.chapter_buttons("chapters/a.html", wrong_branch)[0]
-    problems = links.chapter_buttons("chapters/b.html", check_html.expected_colab_url(CONFIG, "chapters/b.html"))
-    assert len(problems) == 2 and problems[1] == "no download link to _sources/chapters/b.ipynb"
+    assert (
+        "no 'open in Colab' link"
+        in links.chapter_buttons("chapters/a.html", wrong_branch)[0]
+    )
+    problems = links.chapter_buttons(
+        "chapters/b.html", check_html.expected_colab_url(CONFIG, "chapters/b.html")
+    )
+    assert (
+        len(problems) == 2
+        and problems[1] == "no download link to _sources/chapters/b.ipynb"
+    )
 
 
 def test_chapter_buttons_need_the_notebook_in_the_build(site):
     (site / "_sources/chapters/a.ipynb").unlink()
     colab = check_html.expected_colab_url(CONFIG, "chapters/a.html")
     problems = check_html.LinkChecker(site).chapter_buttons("chapters/a.html", colab)
-    assert problems == ["download link to _sources/chapters/a.ipynb, which is not in the build"]
+    assert problems == [
+        "download link to _sources/chapters/a.ipynb, which is not in the build"
+    ]
 
 
 def test_mathjax_must_come_from_static():
     origin = "http://127.0.0.1:8000"
-    assert check_html.mathjax_problems([f"{origin}/_static/mathjax/tex-chtml.js"], origin) == []
+    assert (
+        check_html.mathjax_problems([f"{origin}/_static/mathjax/tex-chtml.js"], origin)
+        == []
+    )
     cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
-    assert check_html.mathjax_problems([cdn], origin) == [f"MathJax is not loaded offline from _static: {cdn}"]
+    assert check_html.mathjax_problems([cdn], origin) == [
+        f"MathJax is not loaded offline from _static: {cdn}"
+    ]
     assert check_html.mathjax_problems([f"{origin}/mathjax.js"], origin) != []
 
 
@@ -172,7 +218,11 @@ def test_javascript_errors_of_one_session_only():
         {
             "method": "Runtime.exceptionThrown",
             "sessionId": "s",
-            "params": {"exceptionDetails": {"exception": {"description": "TypeError: x is undefined\n  at f"}}},
+            "params": {
+                "exceptionDetails": {
+                    "exception": {"description": "TypeError: x is undefined\n  at f"}
+                }
+            },
         },
         {
             "method": "Runtime.consoleAPICalled",
@@ -187,10 +237,24 @@ def test_javascript_errors_of_one_session_only():
         {
             "method": "Log.entryAdded",
             "sessionId": "s",
-            "params": {"entry": {"level": "error", "text": "Failed to load resource: 404", "url": "http://h/x.js"}},
+            "params": {
+                "entry": {
+                    "level": "error",
+                    "text": "Failed to load resource: 404",
+                    "url": "http://h/x.js",
+                }
+            },
         },
-        {"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": {"level": "warning", "text": "meh"}}},
-        {"method": "Runtime.exceptionThrown", "sessionId": "other", "params": {"exceptionDetails": {"text": "no"}}},
+        {
+            "method": "Log.entryAdded",
+            "sessionId": "s",
+            "params": {"entry": {"level": "warning", "text": "meh"}},
+        },
+        {
+            "method": "Runtime.exceptionThrown",
+            "sessionId": "other",
+            "params": {"exceptionDetails": {"text": "no"}},
+        },
     ]
     assert check_html.javascript_errors(events, "s") == [
         "exception: TypeError: x is undefined",
@@ -207,7 +271,9 @@ def test_page_problems_name_each_kind():
         "texErrors": ["Undefined control sequence \\foo"],
         "brokenImages": ["http://127.0.0.1:1/_images/a.png"],
     }
-    problems = check_html.page_problems(report, ["exception: boom"], "http://127.0.0.1:1")
+    problems = check_html.page_problems(
+        report, ["exception: boom"], "http://127.0.0.1:1"
+    )
     assert [p.split(":")[0] for p in problems] == [
         "raw TeX visible",
         "TeX error in a formula",
@@ -216,11 +282,18 @@ def test_page_problems_name_each_kind():
     ]
     clean = dict(report, rawTex=[], texErrors=[], brokenImages=[])
     assert check_html.page_problems(clean, [], "http://127.0.0.1:1") == []
-    assert check_html.page_problems(dict(clean, mathjax="never started"), [], "http://127.0.0.1:1") != []
+    assert (
+        check_html.page_problems(
+            dict(clean, mathjax="never started"), [], "http://127.0.0.1:1"
+        )
+        != []
+    )
 
 
 def test_a_redirect_stub_is_recognised_and_its_target_checked(site):
-    write(site, "old.html", '<meta http-equiv="Refresh" content="0; URL=\'gone.html\'" />')
+    write(
+        site, "old.html", '<meta http-equiv="Refresh" content="0; URL=\'gone.html\'" />'
+    )
     links = check_html.LinkChecker(site)
     assert links.parsed("old.html").redirect == "gone.html"
     assert links.broken("old.html") == ["link 'gone.html' -> missing file gone.html"]
@@ -228,9 +301,17 @@ def test_a_redirect_stub_is_recognised_and_its_target_checked(site):
 
 
 def test_the_browsers_own_favicon_request_is_not_an_error():
-    entry = {"level": "error", "text": "Failed to load resource: 404", "url": "http://127.0.0.1:1/favicon.ico"}
-    events = [{"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}]
+    entry = {
+        "level": "error",
+        "text": "Failed to load resource: 404",
+        "url": "http://127.0.0.1:1/favicon.ico",
+    }
+    events = [
+        {"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}
+    ]
     assert check_html.javascript_errors(events, "s") == []
     entry = dict(entry, url="http://127.0.0.1:1/_static/favicon.ico")
-    events = [{"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}]
+    events = [
+        {"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}
+    ]
     assert check_html.javascript_errors(events, "s") != []

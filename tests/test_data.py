@@ -64,7 +64,9 @@ def test_binarization_modes():
     assert torch.equal(data.binarize(x, "none"), x)
     first, second = data.binarize(x, "dynamic"), data.binarize(x, "dynamic")
     assert set(first.unique().tolist()) <= {0.0, 1.0} and not torch.equal(first, second)
-    assert torch.equal(data.fixed_binarization(x, seed=3), data.fixed_binarization(x, seed=3))
+    assert torch.equal(
+        data.fixed_binarization(x, seed=3), data.fixed_binarization(x, seed=3)
+    )
     # A Bernoulli draw keeps the grey level as its mean.
     assert abs(first.mean() - x.mean()) < 0.01
     with pytest.raises(ValueError, match="binarization"):

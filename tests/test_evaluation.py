@@ -10,10 +10,17 @@ from torch.distributions import MultivariateNormal
 from zuko.distributions import DiagNormal
 from zuko.lazy import LazyDistribution
 
-from helpers.evaluation import active_units, evaluate_elbo, importance_log_likelihood, nll
+from helpers.evaluation import (
+    active_units,
+    evaluate_elbo,
+    importance_log_likelihood,
+    nll,
+)
 from helpers.models import VAE, standard_normal_prior
 
-W = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # orthogonal columns: a diagonal posterior
+W = torch.tensor(
+    [[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+)  # orthogonal columns: a diagonal posterior
 B, SIGMA = torch.tensor([0.5, -1.0, 0.0]), 0.5
 
 
@@ -46,7 +53,9 @@ def make_model(widen: float = 1.0) -> nn.Module:
 def test_exact_posterior_gives_exact_evidence_for_any_chunking():
     x = torch.randn(37, 3) * 2
     for batch_size, max_points in [(37, 10_000), (5, 7), (8, 1)]:
-        estimate = importance_log_likelihood(make_model(), x, 50, batch_size, max_points)
+        estimate = importance_log_likelihood(
+            make_model(), x, 50, batch_size, max_points
+        )
         assert torch.allclose(estimate, exact_log_evidence(x), atol=1e-4)
 
 
@@ -85,6 +94,8 @@ def test_memory_is_bounded_by_max_points_whatever_k():
 
     model = VAE(PosteriorEncoder(), RecordingDecoder(), standard_normal_prior(2))
     x = torch.randn(10, 3)
-    estimate = importance_log_likelihood(model, x, n_samples=5000, batch_size=4, max_points=64)
+    estimate = importance_log_likelihood(
+        model, x, n_samples=5000, batch_size=4, max_points=64
+    )
     assert max(seen) <= 64 and sum(seen) == 5000 * 10
     assert torch.allclose(estimate, exact_log_evidence(x), atol=1e-4)

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.distributions import kl_divergence
 
-from helpers.models import BernoulliDecoder, GaussianDecoder, GaussianEncoder, maf_prior, standard_normal_prior
+from helpers.models import (
+    BernoulliDecoder,
+    GaussianDecoder,
+    GaussianEncoder,
+    maf_prior,
+    standard_normal_prior,
+)
 from helpers.objectives import (
     elbo_loss,
     elbo_terms,
@@ -19,7 +25,9 @@ def test_shapes_and_supports():
     encoder, decoder = GaussianEncoder(12, 3, (8,)), BernoulliDecoder(3, 12, (8,))
     x = torch.bernoulli(torch.full((5, 12), 0.5))
     q = encoder(x)
-    assert q.batch_shape == (5,) and q.event_shape == (3,) and bool((q.stddev > 0).all())
+    assert (
+        q.batch_shape == (5,) and q.event_shape == (3,) and bool((q.stddev > 0).all())
+    )
     z = q.rsample((7,))
     assert decoder(z).log_prob(x).shape == (7, 5)
     assert GaussianDecoder(3, 12, (8,))(z).log_prob(torch.rand(5, 12)).shape == (7, 5)
@@ -64,7 +72,9 @@ def test_per_dimension_kl_sums_to_the_kl(tiny_vae, binary_data):
     q = tiny_vae.encoder(binary_data)
     per_dimension = kl_per_dimension(q)
     assert per_dimension.shape == (64, 3)
-    assert torch.allclose(per_dimension.sum(-1), kl_divergence(q, tiny_vae.prior()), atol=1e-5)
+    assert torch.allclose(
+        per_dimension.sum(-1), kl_divergence(q, tiny_vae.prior()), atol=1e-5
+    )
 
 
 def test_kl_warmup_weight_schedule(tiny_vae, binary_data):
@@ -78,7 +88,9 @@ def test_kl_warmup_weight_schedule(tiny_vae, binary_data):
 def test_free_bits_clamps_only_small_dimensions(tiny_vae, binary_data):
     torch.manual_seed(0)
     free = free_bits_loss(tiny_vae, (binary_data,), 0.0, free_bits=0.0)
-    assert torch.allclose(free["kl_clamped"], free["kl"]) and torch.allclose(free["loss"], -free["elbo"])
+    assert torch.allclose(free["kl_clamped"], free["kl"]) and torch.allclose(
+        free["loss"], -free["elbo"]
+    )
     huge = free_bits_loss(tiny_vae, (binary_data,), 0.0, free_bits=100.0)
     assert float(huge["kl_clamped"].detach()) == pytest.approx(300.0)
     assert torch.allclose(huge["loss"], -(huge["recon"] - 300.0))

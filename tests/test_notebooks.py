@@ -60,12 +60,16 @@ def test_committed_without_outputs(path):
     nbformat.validate(notebook)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear outputs before committing"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{path.name}: clear outputs before committing"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_code_cell_is_the_shared_setup(path):
-    assert first_code_cell(path) == SETUP_CELL, f"{path.name}: the first code cell must be the shared setup cell"
+    assert first_code_cell(path) == SETUP_CELL, (
+        f"{path.name}: the first code cell must be the shared setup cell"
+    )
 
 
 def test_setup_cell_never_installs_torch():
@@ -74,7 +78,9 @@ def test_setup_cell_never_installs_torch():
 
 
 def test_setup_cell_says_how_to_install_helpers(monkeypatch):
-    monkeypatch.setitem(sys.modules, "helpers", None)  # as if `pip install -e .` had not been run
+    monkeypatch.setitem(
+        sys.modules, "helpers", None
+    )  # as if `pip install -e .` had not been run
     with pytest.raises(ModuleNotFoundError, match=r"pip install -e \."):
         exec(SETUP_CELL, {})
 
@@ -83,4 +89,6 @@ def test_setup_cell_says_how_to_install_helpers(monkeypatch):
 def test_setup_cell_is_folded_in_the_html(path):
     notebook = nbformat.read(path, as_version=4)
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    assert "hide-input" in setup.metadata.get("tags", []), f"{path.name}: tag the setup cell 'hide-input'"
+    assert "hide-input" in setup.metadata.get("tags", []), (
+        f"{path.name}: tag the setup cell 'hide-input'"
+    )

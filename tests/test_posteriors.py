@@ -36,7 +36,9 @@ def test_sample_and_score_is_one_pass_per_layer(encoder):
     assert calls[0] == 3  # one MADE call per layer
     calls[0] = 0
     q.log_prob(z)
-    assert calls[0] == 3 * (4 + 1)  # the autoregressive inverse: one pass per feature, then the Jacobian
+    assert calls[0] == 3 * (
+        4 + 1
+    )  # the autoregressive inverse: one pass per feature, then the Jacobian
 
 
 def test_log_prob_of_own_sample_matches_one_pass_score(encoder):
@@ -48,7 +50,9 @@ def test_log_prob_of_own_sample_matches_one_pass_score(encoder):
 
 def test_density_integrates_to_one_in_two_dimensions():
     torch.manual_seed(1)
-    q = IAFEncoder(3, 2, hidden=(8,), context=4, transforms=2, flow_hidden=(16,))(torch.rand(1, 3))
+    q = IAFEncoder(3, 2, hidden=(8,), context=4, transforms=2, flow_hidden=(16,))(
+        torch.rand(1, 3)
+    )
     z, _ = q.rsample_and_log_prob(torch.Size([4000]))
     lo, hi = z.min(0).values.min().item() - 3, z.max(0).values.max().item() + 3
     axis = torch.linspace(lo, hi, 400)
@@ -74,5 +78,7 @@ def test_vae_plumbing_and_bound_order():
     with torch.no_grad():
         elbo = torch.stack([elbo_terms(model, x).elbo for _ in range(200)]).mean(0)
     log_px = importance_log_likelihood(model, x, n_samples=500)
-    assert (log_px - elbo).mean() > 0  # log p(x) >= ELBO: the IS estimate with K=500 sits above it
+    assert (
+        log_px - elbo
+    ).mean() > 0  # log p(x) >= ELBO: the IS estimate with K=500 sits above it
     assert math.isfinite(log_px.mean().item())

@@ -23,11 +23,19 @@ def test_bayes_rule_gives_the_evidence_at_every_z(model: PPCA) -> None:
     torch.manual_seed(1)
     x = model.sample(1)[1][0]
     z = 3 * torch.randn(200, 3, dtype=torch.float64)
-    bayes = model.likelihood(z).log_prob(x) + model.prior().log_prob(z) - model.posterior(x).log_prob(z)
-    torch.testing.assert_close(bayes, model.evidence().log_prob(x).expand(200), rtol=0, atol=1e-10)
+    bayes = (
+        model.likelihood(z).log_prob(x)
+        + model.prior().log_prob(z)
+        - model.posterior(x).log_prob(z)
+    )
+    torch.testing.assert_close(
+        bayes, model.evidence().log_prob(x).expand(200), rtol=0, atol=1e-10
+    )
     # A batch of observations gives one posterior per row.
     xs = model.sample(4)[1]
-    torch.testing.assert_close(model.posterior(xs).mean[2], model.posterior(xs[2]).mean, rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        model.posterior(xs).mean[2], model.posterior(xs[2]).mean, rtol=0, atol=1e-12
+    )
 
 
 def test_batched_weights_match_a_loop(model: PPCA) -> None:
@@ -39,17 +47,27 @@ def test_batched_weights_match_a_loop(model: PPCA) -> None:
     assert evidence.batch_shape == (6,) and posterior.batch_shape == (6,)
     for i, weight in enumerate(weights):
         single = PPCA(weight, model.mean, model.noise)
-        torch.testing.assert_close(evidence.log_prob(x)[i], single.evidence().log_prob(x))
+        torch.testing.assert_close(
+            evidence.log_prob(x)[i], single.evidence().log_prob(x)
+        )
         torch.testing.assert_close(posterior.mean[i], single.posterior(x).mean)
-        torch.testing.assert_close(posterior.covariance_matrix[i], single.posterior(x).covariance_matrix)
+        torch.testing.assert_close(
+            posterior.covariance_matrix[i], single.posterior(x).covariance_matrix
+        )
 
 
 def test_prior_is_a_standard_normal_that_kl_divergence_accepts(model: PPCA) -> None:
     prior = model.prior()
     assert isinstance(prior, MultivariateNormal) and prior.event_shape == (3,)
-    q = MultivariateNormal(torch.ones(3, dtype=torch.float64), 0.5 * torch.eye(3, dtype=torch.float64))
-    expected = 0.5 * (3 * 0.5 + 3 - 3 - 3 * math.log(0.5))  # tr(S) + |m|^2 - d - log det S, halved
-    torch.testing.assert_close(kl_divergence(q, prior), torch.tensor(expected, dtype=torch.float64))
+    q = MultivariateNormal(
+        torch.ones(3, dtype=torch.float64), 0.5 * torch.eye(3, dtype=torch.float64)
+    )
+    expected = 0.5 * (
+        3 * 0.5 + 3 - 3 - 3 * math.log(0.5)
+    )  # tr(S) + |m|^2 - d - log det S, halved
+    torch.testing.assert_close(
+        kl_divergence(q, prior), torch.tensor(expected, dtype=torch.float64)
+    )
 
 
 def test_samples_have_the_moments_of_the_evidence(model: PPCA) -> None:
@@ -61,9 +79,13 @@ def test_samples_have_the_moments_of_the_evidence(model: PPCA) -> None:
     variance = evidence.covariance_matrix.diagonal()
     # Standard errors: sd / sqrt(n) for a mean; sqrt(S_ii S_jj + S_ij^2) / sqrt(n) for a Gaussian covariance.
     mean_se = (variance / n).sqrt()
-    cov_se = ((variance[:, None] * variance[None, :] + evidence.covariance_matrix**2) / n).sqrt()
+    cov_se = (
+        (variance[:, None] * variance[None, :] + evidence.covariance_matrix**2) / n
+    ).sqrt()
     assert ((x.mean(0) - evidence.mean).abs() < 5 * mean_se).all()
     assert ((x.T.cov() - evidence.covariance_matrix).abs() < 5 * cov_se).all()
     # The latents are standard normal.
     assert (z.mean(0).abs() < 5 / math.sqrt(n)).all()
-    assert ((z.T.cov() - torch.eye(3, dtype=torch.float64)).abs() < 5 * math.sqrt(2 / n)).all()
+    assert (
+        (z.T.cov() - torch.eye(3, dtype=torch.float64)).abs() < 5 * math.sqrt(2 / n)
+    ).all()

@@ -21,7 +21,12 @@ def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
     helpers.setup()
     assert torch.equal(first, torch.rand(3)) and isinstance(device, torch.device)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and "quick" in lines[0] and "seed: 7" in lines[0] and device.type in lines[0]
+    assert (
+        len(lines) == 2
+        and "quick" in lines[0]
+        and "seed: 7" in lines[0]
+        and device.type in lines[0]
+    )
 
 
 def test_bad_seed(monkeypatch):
@@ -41,7 +46,9 @@ def test_configure_backends_flushes_denormals_on_the_cpu():
     from helpers.runtime import configure_backends
 
     supported = torch.set_flush_denormal(False)  # start from the default
-    tiny = torch.tensor([1e-39])  # below float32's smallest normal number (about 1.2e-38)
+    tiny = torch.tensor(
+        [1e-39]
+    )  # below float32's smallest normal number (about 1.2e-38)
     try:
         if not supported:
             pytest.skip("this CPU cannot flush denormals")

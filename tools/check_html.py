@@ -148,7 +148,9 @@ def read_config_section(text: str, section: str) -> dict[str, str]:
     values: dict[str, str] = {}
     inside = False
     for line in text.splitlines():
-        stripped = line.split(" #", 1)[0].rstrip() if not line.lstrip().startswith("#") else ""
+        stripped = (
+            line.split(" #", 1)[0].rstrip() if not line.lstrip().startswith("#") else ""
+        )
         if not stripped:
             continue
         if not line[0].isspace():
@@ -163,10 +165,14 @@ def read_config_section(text: str, section: str) -> dict[str, str]:
 def expected_colab_url(config_text: str, page: str) -> str:
     """The Colab link a chapter page must carry: ``<colab>/github/<owner>/<repo>/blob/<branch>/<path>.ipynb``."""
     repository = read_config_section(config_text, "repository")
-    colab = read_config_section(config_text, "launch_buttons").get("colab_url", "https://colab.research.google.com")
+    colab = read_config_section(config_text, "launch_buttons").get(
+        "colab_url", "https://colab.research.google.com"
+    )
     parts = urlsplit(repository["url"])
     if parts.netloc != "github.com":
-        raise ValueError(f"repository.url must be a GitHub URL, not {repository['url']!r}")
+        raise ValueError(
+            f"repository.url must be a GitHub URL, not {repository['url']!r}"
+        )
     owner_repo = parts.path.strip("/").removesuffix(".git")
     book_path = repository.get("path_to_book", "").strip("/")
     notebook = page.removesuffix(".html") + ".ipynb"
@@ -181,7 +187,9 @@ class ParsedPage:
     ids: set[str] = field(default_factory=set)
     links: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    redirect: str | None = None  # the target of a <meta http-equiv="refresh"> (Sphinx's index.html is one)
+    redirect: str | None = (
+        None  # the target of a <meta http-equiv="refresh"> (Sphinx's index.html is one)
+    )
 
 
 class _PageParser(HTMLParser):
@@ -201,8 +209,14 @@ class _PageParser(HTMLParser):
             self.page.sources.append(values["src"])
         if tag == "link" and "href" in values:
             self.page.sources.append(values["href"])
-        target = re.search(r"url\s*=\s*['\"]?([^'\"]+)", values.get("content", ""), re.IGNORECASE)
-        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh" and target:
+        target = re.search(
+            r"url\s*=\s*['\"]?([^'\"]+)", values.get("content", ""), re.IGNORECASE
+        )
+        if (
+            tag == "meta"
+            and values.get("http-equiv", "").lower() == "refresh"
+            and target
+        ):
             self.page.redirect = target.group(1).strip()
             self.page.sources.append(self.page.redirect)
 
@@ -222,7 +236,11 @@ def resolve_link(page: str, href: str) -> tuple[str, str] | None:
     climbs out of the root resolves to ``../...`` so that it is reported missing.
     """
     parts = urlsplit(href)
-    if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:", "data:")):
+    if (
+        parts.scheme
+        or parts.netloc
+        or href.startswith(("mailto:", "javascript:", "data:"))
+    ):
         return None
     if not parts.path:
         return page, unquote(parts.fragment)
@@ -255,7 +273,9 @@ class LinkChecker:
     def parsed(self, page: str) -> ParsedPage:
         """The parsed page (cached)."""
         if page not in self._parsed:
-            self._parsed[page] = parse_page((self.root / page).read_text(encoding="utf-8", errors="replace"))
+            self._parsed[page] = parse_page(
+                (self.root / page).read_text(encoding="utf-8", errors="replace")
+            )
         return self._parsed[page]
 
     def exists(self, target: str) -> bool:
@@ -284,9 +304,15 @@ class LinkChecker:
         links = self.parsed(page).links
         if colab_url not in links:
             colab = [href for href in links if "colab.research.google.com" in href]
-            problems.append(f"no 'open in Colab' link to {colab_url} (found {colab or 'none'})")
+            problems.append(
+                f"no 'open in Colab' link to {colab_url} (found {colab or 'none'})"
+            )
         notebook = f"_sources/{page.removesuffix('.html')}.ipynb"
-        downloads = [href for href in links if (resolve_link(page, href) or ("", ""))[0] == notebook]
+        downloads = [
+            href
+            for href in links
+            if (resolve_link(page, href) or ("", ""))[0] == notebook
+        ]
         if not downloads:
             problems.append(f"no download link to {notebook}")
         elif not self.exists(notebook):
@@ -299,7 +325,10 @@ def mathjax_problems(scripts: list[str], origin: str) -> list[str]:
     problems = []
     for src in scripts:
         parts = urlsplit(src)
-        if f"{parts.scheme}://{parts.netloc}" != origin or "/_static/" not in parts.path:
+        if (
+            f"{parts.scheme}://{parts.netloc}" != origin
+            or "/_static/" not in parts.path
+        ):
             problems.append(f"MathJax is not loaded offline from _static: {src}")
     return problems
 
@@ -348,13 +377,25 @@ class Chromium:
         to_child_read = _move_high(to_child_read)
         from_child_write = _move_high(from_child_write)
         self.log_path = workdir / "chromium.log"
-        args = [executable, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'profile'}", "--remote-debugging-pipe"]
+        args = [
+            executable,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={workdir / 'profile'}",
+            "--remote-debugging-pipe",
+        ]
         args += [f"--window-size={VIEWPORT_WIDTH},{VIEWPORT_HEIGHT}", "about:blank"]
         # pass_fds keeps the two child ends open across exec; a short Python step moves them to 3 and 4, where
         # Chromium's pipe transport expects them, and then becomes Chromium.
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _PLACE_PIPES, str(to_child_read), str(from_child_write), *args],
+                [
+                    sys.executable,
+                    "-c",
+                    _PLACE_PIPES,
+                    str(to_child_read),
+                    str(from_child_write),
+                    *args,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -376,12 +417,20 @@ class Chromium:
             if ready:
                 chunk = os.read(self._read, 1 << 20)
                 if not chunk:
-                    raise DevToolsError(f"Chromium closed the pipe (exit {self.process.poll()}); see {self.log_path}")
+                    raise DevToolsError(
+                        f"Chromium closed the pipe (exit {self.process.poll()}); see {self.log_path}"
+                    )
                 self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def call(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = CALL_TIMEOUT):
+    def call(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = CALL_TIMEOUT,
+    ):
         """Send one DevTools command and return its result; events that arrive meanwhile go to ``self.events``."""
         self._next_id += 1
         message: dict = {"id": self._next_id, "method": method, "params": params or {}}
@@ -449,31 +498,55 @@ def javascript_errors(events: list[dict], session: str) -> list[str]:
         params = event.get("params", {})
         if event["method"] == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
-            description = details.get("exception", {}).get("description") or details.get("text", "")
-            errors.append(f"exception: {description.splitlines()[0] if description else details}")
-        elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            text = " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", []))
+            description = details.get("exception", {}).get(
+                "description"
+            ) or details.get("text", "")
+            errors.append(
+                f"exception: {description.splitlines()[0] if description else details}"
+            )
+        elif (
+            event["method"] == "Runtime.consoleAPICalled"
+            and params.get("type") == "error"
+        ):
+            text = " ".join(
+                str(arg.get("value", arg.get("description", "")))
+                for arg in params.get("args", [])
+            )
             errors.append(f"console.error: {text}")
-        elif event["method"] == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+        elif (
+            event["method"] == "Log.entryAdded"
+            and params.get("entry", {}).get("level") == "error"
+        ):
             entry = params["entry"]
             if urlsplit(entry.get("url", "")).path == "/favicon.ico":
                 continue  # the browser asks for a site icon on its own; the book declares none, and no reader sees it
-            errors.append(f"log: {entry.get('text', '')} {entry.get('url', '')}".strip())
+            errors.append(
+                f"log: {entry.get('text', '')} {entry.get('url', '')}".strip()
+            )
     return errors
 
 
 def open_tab(browser: Chromium) -> str:
     """Open a tab with a 1280-pixel-wide viewport and the domains we listen to; return its session id."""
     target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    session = browser.call(
+        "Target.attachToTarget", {"targetId": target, "flatten": True}
+    )["sessionId"]
     for domain in ("Page", "Runtime", "Log"):
         browser.call(f"{domain}.enable", session=session)
-    metrics = {"width": VIEWPORT_WIDTH, "height": VIEWPORT_HEIGHT, "deviceScaleFactor": 1, "mobile": False}
+    metrics = {
+        "width": VIEWPORT_WIDTH,
+        "height": VIEWPORT_HEIGHT,
+        "deviceScaleFactor": 1,
+        "mobile": False,
+    }
     browser.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
     return session
 
 
-def check_in_browser(browser: Chromium, session: str, url: str, screenshot: Path) -> tuple[dict, list[str]]:
+def check_in_browser(
+    browser: Chromium, session: str, url: str, screenshot: Path
+) -> tuple[dict, list[str]]:
     """Load ``url``, let MathJax and the images finish, run the in-page check and save a screenshot."""
     browser.events.clear()
     navigation = browser.call("Page.navigate", {"url": url}, session=session)
@@ -482,14 +555,23 @@ def check_in_browser(browser: Chromium, session: str, url: str, screenshot: Path
     browser.wait_for_event("Page.loadEventFired", session, timeout=PAGE_TIMEOUT)
     evaluation = browser.call(
         "Runtime.evaluate",
-        {"expression": PAGE_CHECK_JS, "awaitPromise": True, "returnByValue": True, "timeout": PAGE_TIMEOUT * 1000},
+        {
+            "expression": PAGE_CHECK_JS,
+            "awaitPromise": True,
+            "returnByValue": True,
+            "timeout": PAGE_TIMEOUT * 1000,
+        },
         session=session,
         timeout=PAGE_TIMEOUT,
     )
     if "exceptionDetails" in evaluation:
-        raise DevToolsError(f"the in-page check failed: {evaluation['exceptionDetails'].get('text')}")
+        raise DevToolsError(
+            f"the in-page check failed: {evaluation['exceptionDetails'].get('text')}"
+        )
     report = evaluation["result"]["value"]
-    screenshot.write_bytes(full_page_screenshot(browser, session, int(report["height"])))
+    screenshot.write_bytes(
+        full_page_screenshot(browser, session, int(report["height"]))
+    )
     return report, javascript_errors(browser.events, session)
 
 
@@ -500,17 +582,31 @@ def full_page_screenshot(browser: Chromium, session: str, height: int) -> bytes:
     reader sees them; the viewport goes back to its normal size afterwards.
     """
     height = max(VIEWPORT_HEIGHT, min(height, MAX_SCREENSHOT_HEIGHT))
-    metrics = {"width": VIEWPORT_WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+    metrics = {
+        "width": VIEWPORT_WIDTH,
+        "height": height,
+        "deviceScaleFactor": 1,
+        "mobile": False,
+    }
     browser.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
-    settle = (
-        "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 200))))"
+    settle = "new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 200))))"
+    browser.call(
+        "Runtime.evaluate",
+        {"expression": settle, "awaitPromise": True},
+        session=session,
     )
-    browser.call("Runtime.evaluate", {"expression": settle, "awaitPromise": True}, session=session)
     clip = {"x": 0, "y": 0, "width": VIEWPORT_WIDTH, "height": height, "scale": 1}
     shot = browser.call(
-        "Page.captureScreenshot", {"format": "png", "clip": clip}, session=session, timeout=PAGE_TIMEOUT
+        "Page.captureScreenshot",
+        {"format": "png", "clip": clip},
+        session=session,
+        timeout=PAGE_TIMEOUT,
     )
-    browser.call("Emulation.setDeviceMetricsOverride", dict(metrics, height=VIEWPORT_HEIGHT), session=session)
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        dict(metrics, height=VIEWPORT_HEIGHT),
+        session=session,
+    )
     return base64.b64decode(shot["data"])
 
 
@@ -531,24 +627,45 @@ def page_problems(report: dict, errors: list[str], origin: str) -> list[str]:
 
 def find_chromium() -> str:
     """The Chromium executable: ``$CHROMIUM``, else the first of chromium / chromium-browser / google-chrome on PATH."""
-    candidates = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"]
+    candidates = [
+        os.environ.get("CHROMIUM", ""),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ]
     for name in candidates:
         if name and shutil.which(name):
             return str(shutil.which(name))
-    raise SystemExit("check-html: Chromium not found (apt-get install chromium, or set CHROMIUM=/path/to/it)")
+    raise SystemExit(
+        "check-html: Chromium not found (apt-get install chromium, or set CHROMIUM=/path/to/it)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check every page; print one line per page and a verdict; return 1 when any page has a problem."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", nargs="?", type=Path, default=DEFAULT_ROOT, help="the built HTML folder")
-    parser.add_argument("--config", type=Path, default=Path("_config.yml"), help="the book's _config.yml")
-    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"), help="where PNGs go")
+    parser.add_argument(
+        "root", nargs="?", type=Path, default=DEFAULT_ROOT, help="the built HTML folder"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("_config.yml"),
+        help="the book's _config.yml",
+    )
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        default=Path("_build/screenshots"),
+        help="where PNGs go",
+    )
     args = parser.parse_args(argv)
 
     root = args.root.resolve()
     if not (root / "index.html").is_file():
-        raise SystemExit(f"check-html: no built book at {root} (run `make book-check` first)")
+        raise SystemExit(
+            f"check-html: no built book at {root} (run `make book-check` first)"
+        )
     config_text = args.config.read_text()
     pages = book_pages(root)
     args.screenshots.mkdir(parents=True, exist_ok=True)
@@ -562,15 +679,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="check-html-") as workdir:
         browser = Chromium(find_chromium(), Path(workdir))
         try:
-            browser.call("Browser.getVersion", timeout=60)  # Chromium is up and speaking the protocol
+            browser.call(
+                "Browser.getVersion", timeout=60
+            )  # Chromium is up and speaking the protocol
             session = open_tab(browser)
             for page in pages:
                 problems = links.broken(page)
                 if page.startswith("chapters/"):
-                    problems += links.chapter_buttons(page, expected_colab_url(config_text, page))
+                    problems += links.chapter_buttons(
+                        page, expected_colab_url(config_text, page)
+                    )
                 redirect = links.parsed(page).redirect
-                if redirect is not None:  # a meta-refresh stub: its target is checked as a link and as a page
-                    print(f"{'FAIL' if problems else 'ok  '} {page:<45} redirect -> {redirect}", flush=True)
+                if (
+                    redirect is not None
+                ):  # a meta-refresh stub: its target is checked as a link and as a page
+                    print(
+                        f"{'FAIL' if problems else 'ok  '} {page:<45} redirect -> {redirect}",
+                        flush=True,
+                    )
                     for problem in problems:
                         print(f"       - {problem}", flush=True)
                     if problems:
@@ -578,7 +704,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 shot = args.screenshots / screenshot_name(page)
                 try:
-                    report, errors = check_in_browser(browser, session, f"{origin}/{page}", shot)
+                    report, errors = check_in_browser(
+                        browser, session, f"{origin}/{page}", shot
+                    )
                 except DevToolsError as err:
                     report, errors = None, []
                     problems.append(f"browser: {err}")
@@ -590,16 +718,24 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 else:
                     summary = "not checked in the browser"
-                print(f"{'FAIL' if problems else 'ok  '} {page:<45} {summary}", flush=True)
+                print(
+                    f"{'FAIL' if problems else 'ok  '} {page:<45} {summary}", flush=True
+                )
                 for problem in problems:
                     print(f"       - {problem}", flush=True)
                 for formula in report["wideFormulas"] if report else []:
-                    print(f"       note: a formula wider than the text column scrolls sideways: {formula}", flush=True)
+                    print(
+                        f"       note: a formula wider than the text column scrolls sideways: {formula}",
+                        flush=True,
+                    )
                 if problems:
                     failures[page] = problems
         except DevToolsError as err:
             print(f"check-html: Chromium failed: {err}", file=sys.stderr)
-            print(Path(browser.log_path).read_text(errors="replace")[-3000:], file=sys.stderr)
+            print(
+                Path(browser.log_path).read_text(errors="replace")[-3000:],
+                file=sys.stderr,
+            )
             return 1
         finally:
             browser.close()
@@ -608,11 +744,19 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.monotonic() - started
     if failures:
-        print(f"check-html: FAILED on {len(failures)} of {len(pages)} pages ({elapsed:.0f} s):", file=sys.stderr)
+        print(
+            f"check-html: FAILED on {len(failures)} of {len(pages)} pages ({elapsed:.0f} s):",
+            file=sys.stderr,
+        )
         for page, problems in failures.items():
-            print(f"  {page}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
+            print(
+                f"  {page}: {problems[0]}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            )
         return 1
-    print(f"check-html: all {len(pages)} pages passed ({elapsed:.0f} s); screenshots in {args.screenshots}/")
+    print(
+        f"check-html: all {len(pages)} pages passed ({elapsed:.0f} s); screenshots in {args.screenshots}/"
+    )
     return 0
 
 
