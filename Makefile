@@ -6,22 +6,41 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint unit notebooks book-check bench-smoke check-html check-html-only publish clean
+.PHONY: book execute stale test lint unit notebooks book-check bench-smoke check-html check-html-only publish clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-# A quick preview (VAEBOOK_QUICK=1) builds into _build/quick so that its executed notebooks never
-# stand in for the full run's in the execution cache.
+# A quick preview (VAEBOOK_QUICK=1) executes copies of every chapter in quick mode and builds them in
+# _build/quick, so that quick-mode outputs never reach the committed notebooks.
 QUICK_ON := $(filter-out 0 false no,$(VAEBOOK_QUICK))
-BOOK_OUT := $(if $(QUICK_ON),_build/quick,.)
+BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext
 
-## Build the book into _build/html, executing every notebook (on the GPU when there is one).
+## Build the book into _build/html from the outputs stored in the notebooks, executing first (full mode,
+## on the GPU when there is one) only the chapters whose stored outputs are missing or stale.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W -n --keep-going
-	@echo "Open $(BOOK_OUT)/_build/html/index.html"
+ifeq ($(QUICK_ON),)
+	$(BIN)/python tools/execute.py
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open _build/html/index.html"
+else
+	rm -rf _build/quick && mkdir -p _build/quick
+	cp -r $(BOOK_FILES) _build/quick/
+	$(BIN)/python tools/execute.py --quick --output-dir _build/quick/chapters
+	$(BIN)/jupyter-book build _build/quick -W -n --keep-going
+	@echo "Open _build/quick/_build/html/index.html (a quick preview: never publish it)"
+endif
+
+## Execute chapters in full mode and store their outputs and records in the notebooks:
+## `make execute` (missing or stale ones), `make execute CHAPTERS="04 05"`, FORCE=1 to redo fresh ones.
+execute: $(STAMP)
+	$(BIN)/python tools/execute.py $(if $(FORCE),--force) $(CHAPTERS)
+
+## Each chapter's stored execution: fresh, stale (code changed) or missing; and whether helpers/ changed since.
+stale: $(STAMP)
+	$(BIN)/python tools/execute.py --list
 
 ## Everything CI checks: lint, unit tests, the benchmark's smoke run, every chapter under nbval (quick mode),
 ## a strict book build, and every page of it in a headless browser.
@@ -49,8 +68,7 @@ book-check: notebooks
 	rm -rf _build/strict && mkdir -p _build/strict
 	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _build/strict/
 	cp -r _build/executed/chapters _build/strict/chapters
-	sed -i 's/execute_notebooks: cache/execute_notebooks: "off"/' _build/strict/_config.yml
-	$(BIN)/jupyter-book build _build/strict -W -n --keep-going
+	VAEBOOK_QUICK=1 $(BIN)/jupyter-book build _build/strict -W -n --keep-going
 
 # The browser check: every page of the strict quick-mode build opened in headless Chromium (installed with
 # apt-get when it is missing): typeset math, loaded images, no JavaScript errors, working links and buttons.

@@ -1,0 +1,143 @@
+"""A local Sphinx extension: say on each chapter page where its outputs come from.
+
+- Under each chapter's title, a note built from the record that ``make execute``
+  stored in the notebook (``helpers.provenance``): what the chapter costs to run,
+  where and when the shown outputs were computed. A build with ``VAEBOOK_QUICK`` set
+  (a preview, or CI's strict build of nbval's quick-mode copies) says instead, as a
+  warning, that the numbers and figures come from a short run and may not match the
+  text.
+- The ``vaebook-provenance`` directive: a table of every chapter's record (device, date,
+  minutes, fresh or stale) and the book's total, for the appendix. It is built when the
+  book is rendered, so it always shows the records of the notebooks being rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+from helpers import provenance
+
+
+def quick_build() -> bool:
+    value = os.environ.get("VAEBOOK_QUICK", "0").strip().lower()
+    return value not in {"", "0", "false", "no"}
+
+
+def chapter_notebook(env: Any, docname: str) -> Path | None:
+    path = Path(env.doc2path(docname))
+    if path.suffix != ".ipynb" or not path.name[:2].isdigit():
+        return None
+    return path
+
+
+def banner_text(notebook: dict[str, Any]) -> tuple[str, str]:
+    """(admonition class, sentence) for a chapter page."""
+    if quick_build():
+        return "warning", (
+            "Quick-mode build: the numbers and figures on this page come from a short "
+            "run on a data subset (VAEBOOK_QUICK=1) and may not match the text, which "
+            "describes the full run."
+        )
+    record = provenance.record_of(notebook)
+    state = provenance.status(notebook)
+    if record is None or state == "quick":
+        return "warning", (
+            "This chapter has not been executed in full mode yet: its outputs are "
+            "missing. Run it with `make execute CHAPTERS=" + "NN`."
+        )
+    cost = provenance.cost_sentence(record)
+    shown = f"{record['date'][:10]} on {record['device']}"
+    text = (
+        f"Running this chapter costs {cost}. The outputs shown were computed {shown}."
+    )
+    if state == "stale":
+        return "warning", text + " Its code has changed since: they are stale."
+    return "note", text
+
+
+def add_banner(app: Any, doctree: nodes.document) -> None:
+    path = chapter_notebook(app.env, app.env.docname)
+    if path is None:
+        return
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    kind, text = banner_text(notebook)
+    if "NN`" in text:
+        text = text.replace("NN`", path.name[:2] + "`")
+    node = nodes.admonition(classes=[kind, "vaebook-provenance"])
+    heading = "Quick preview" if quick_build() else "Cost and provenance"
+    node += nodes.title(text=heading)
+    paragraph = nodes.paragraph()
+    for i, part in enumerate(text.split("`")):  # `...` spans are commands
+        paragraph += nodes.literal(text=part) if i % 2 else nodes.Text(part)
+    node += paragraph
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    title = next(iter(section.findall(nodes.title)), None)
+    index = (
+        section.index(title) + 1 if title is not None and title.parent is section else 0
+    )
+    section.insert(index, node)
+
+
+class ProvenanceTable(SphinxDirective):
+    """Every chapter's execution record as a table, with the book's total time."""
+
+    def run(self) -> list[nodes.Node]:
+        chapters = sorted(Path(self.env.srcdir, "chapters").glob("[0-9][0-9]_*.ipynb"))
+        rows, total = [], 0.0
+        for path in chapters:
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            record = provenance.record_of(notebook)
+            state = provenance.status(notebook)
+            if record is None or state == "quick":
+                rows.append([path.stem, "not executed yet", "", "", state])
+                continue
+            total += record["seconds"]
+            rows.append(
+                [
+                    path.stem,
+                    record["device"],
+                    record["date"][:10],
+                    f"{provenance.minutes(record):.1f}",
+                    state,
+                ]
+            )
+        header = ["chapter", "device", "date", "minutes", "outputs"]
+        table = build_table(header, rows)
+        summary = nodes.paragraph(
+            text=f"Total of the stored executions: {total / 60:.1f} minutes "
+            f"({total / 3600:.2f} hours)."
+        )
+        return [table, summary]
+
+
+def build_table(header: list[str], rows: list[list[str]]) -> nodes.table:
+    table = nodes.table(classes=["vaebook-provenance-table"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for _ in header:
+        group += nodes.colspec(colwidth=1)
+    head, body = nodes.thead(), nodes.tbody()
+    group += head
+    group += body
+    for cells, parent in [(header, head)] + [(row, body) for row in rows]:
+        row_node = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=str(cell))
+            row_node += entry
+        parent += row_node
+    return table
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.connect("doctree-read", add_banner)
+    app.add_directive("vaebook-provenance", ProvenanceTable)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
