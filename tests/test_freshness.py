@@ -65,3 +65,12 @@ def test_a_code_edit_makes_a_chapter_stale_and_a_prose_edit_does_not() -> None:
     assert provenance.status(notebook) == "fresh"
     code["source"] = "x = 2"
     assert provenance.status(notebook) == "stale"
+
+
+def test_stored_outputs_stay_small() -> None:
+    """The whole book's notebooks, outputs included, stay within 20 MB."""
+    total = sum(path.stat().st_size for path in NOTEBOOKS)
+    assert total <= 20 * 2**20, (
+        f"chapters/*.ipynb hold {total / 2**20:.1f} MB: lower figure resolution or "
+        "the number of stored figures (the budget is 20 MB)"
+    )
