@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ SETUP_CELL = f"""
 # Setup, the same in every chapter: on Colab install what it lacks (never torch),
 # then seed everything, pick the device and print the mode.
 import subprocess
+import ast
 import sys
 
 if "google.colab" in sys.modules:
@@ -92,3 +94,29 @@ def test_setup_cell_is_folded_in_the_html(path):
     assert "hide-input" in setup.metadata.get("tags", []), (
         f"{path.name}: tag the setup cell 'hide-input'"
     )
+
+
+def import_statements(path: Path) -> str:
+    """Every top-level import of the notebook's code cells, in order, as one module."""
+    lines = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        lines += [
+            ast.unparse(node)
+            for node in tree.body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+        ]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_imports_need_no_book_build_tools(path, monkeypatch):
+    # As on Colab: myst-nb, jupyter-book and nbval cannot be imported.
+    for name in ("myst_nb", "jupyter_book", "nbval"):
+        monkeypatch.setitem(sys.modules, name, None)
+    namespace: dict = {}
+    exec(compile(import_statements(path), path.name, "exec"), namespace)
+    if "glue" in namespace:
+        namespace["glue"]("test_value", 1.0, display=False)
