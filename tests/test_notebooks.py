@@ -30,17 +30,19 @@ ZUKO = next(
 )
 
 # On Colab the cell installs zuko at the tested version and the helpers at the book's
-# release tag (the Colab copies of `make colab` pin the exact commit instead).
+# release tag (the Colab copies of `make colab` pin the exact commit instead), once
+# per runtime: running the cell again, or after a restart, skips the install.
 SETUP_CELL = f"""
 # Setup, the same in every chapter: on Colab, install what it lacks (never torch);
 # then pick the schedule and the device, and seed everything.
 SHORT_RUN = False  # True: the short schedule (about a minute; rough numbers)
 
+import importlib.util
 import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
+if "google.colab" in sys.modules and importlib.util.find_spec("helpers") is None:
     BOOK = "git+{REPOSITORY}@v{VERSION}"
     pip = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "zuko=={ZUKO}"]
@@ -163,6 +165,12 @@ def run_setup_cell_on_fake_colab(monkeypatch, returncode: int) -> list[list[str]
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setattr(subprocess, "run", fake_run)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(  # as if the helpers were not installed yet
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "helpers" else real_find_spec(name, *a),
+    )
     monkeypatch.setenv("VAEBOOK_QUICK", "1")
     exec(SETUP_CELL, {})
     return calls
