@@ -48,7 +48,7 @@ notebooks: $(STAMP)
 # ... and the strict build renders those copies with execution off: any warning fails it.
 book-check: notebooks
 	rm -rf _build/strict && mkdir -p _build/strict
-	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _build/strict/
+	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static _build/strict/
 	cp -r _build/executed/chapters _build/strict/chapters
 	sed -i 's/execute_notebooks: cache/execute_notebooks: "off"/' _build/strict/_config.yml
 	$(BIN)/jupyter-book build _build/strict -W -n --keep-going
@@ -86,10 +86,21 @@ $(COLAB_STAMP): requirements.txt
 colab-check: $(COLAB_STAMP)
 	$(COLAB_VENV)/bin/python tools/colab_check.py
 
-## Publish the book built by `make book` (run it on a GPU first): push _build/html to the gh-pages branch.
-publish: $(STAMP)
+## Colab copies of the chapters (MyST turned into Markdown, stored values filled in) in _build/colab.
+colab: $(STAMP)
+	rm -rf _build/colab
+	$(BIN)/python tools/colab.py --out _build/colab
+
+## Publish the book built by `make book` (run it on a GPU first): push _build/html to the gh-pages branch,
+## and the Colab copies to the colab branch that the launch buttons open (repository.branch in _config.yml).
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+COLAB_BRANCH = $(shell sed -n 's/^  branch: *\([^ #]*\).*/\1/p' _config.yml)
+publish: $(STAMP) colab
 	@test -f _build/html/index.html || { echo "publish: no _build/html; run \`make book\` first"; exit 1; }
+	@git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null || { echo "publish: tag the release first \
+		(git tag v$(VERSION) && git push --tags): Colab installs the helpers at that tag"; exit 1; }
 	$(BIN)/ghp-import -n -p -f _build/html
+	$(BIN)/ghp-import -p -f -b $(COLAB_BRANCH) -m "Colab copies of $$(git rev-parse --short HEAD)" _build/colab
 
 clean:
 	rm -rf _build
