@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book execute stale test lint unit notebooks book-check bench-smoke check-html check-html-only publish clean
+.PHONY: book execute stale test lint unit notebooks book-check bench-smoke check-html check-html-only \
+	colab-check colab publish clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 # A quick preview (VAEBOOK_QUICK=1) executes copies of every chapter in quick mode and builds them in
 # _build/quick, so that quick-mode outputs never reach the committed notebooks.
 QUICK_ON := $(filter-out 0 false no,$(VAEBOOK_QUICK))
-BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext
+BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static
 
 ## Build the book into _build/html from the outputs stored in the notebooks, executing first (full mode,
 ## on the GPU when there is one) only the chapters whose stored outputs are missing or stale.
@@ -43,8 +44,8 @@ stale: $(STAMP)
 	$(BIN)/python tools/execute.py --list
 
 ## Everything CI checks: lint, unit tests, the benchmark's smoke run, every chapter under nbval (quick mode),
-## a strict book build, and every page of it in a headless browser.
-test: lint unit bench-smoke check-html
+## a strict book build, every page of it in a headless browser, and two chapters run as on Colab.
+test: lint unit bench-smoke check-html colab-check
 
 # Two short epochs of the throughput benchmark on a subset, so that it cannot rot (it reports, never fails on time).
 bench-smoke: $(STAMP)
@@ -66,7 +67,7 @@ notebooks: $(STAMP)
 # ... and the strict build renders those copies with execution off: any warning fails it.
 book-check: notebooks
 	rm -rf _build/strict && mkdir -p _build/strict
-	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _build/strict/
+	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static _build/strict/
 	cp -r _build/executed/chapters _build/strict/chapters
 	VAEBOOK_QUICK=1 $(BIN)/jupyter-book build _build/strict -W -n --keep-going
 
@@ -85,10 +86,39 @@ check-html-only: $(STAMP)
 		exit 1; }; }
 	CHROMIUM=$(CHROMIUM) $(BIN)/python tools/check_html.py _build/strict/_build/html --screenshots _build/screenshots
 
-## Publish the book built by `make book` (run it on a GPU first): push _build/html to the gh-pages branch.
-publish: $(STAMP)
+# Colab-like check: a virtual environment with only what Colab ships that the book uses (torch and
+# torchvision at requirements.txt's pins, and nbclient to drive the kernel), none of the book's build
+# tools; chapters 1 and 4 run there through their setup cell's own installs (tools/colab_check.py).
+COLAB_VENV := _build/colab-venv
+COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_PACKAGES = $(shell grep -E '^torch(vision)?==' requirements.txt | cut -d' ' -f1) \
+	numpy matplotlib seaborn tqdm pandas ipykernel nbclient
+
+$(COLAB_STAMP): requirements.txt
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --disable-pip-version-check --no-compile -q \
+		$(COLAB_PACKAGES)
+	touch $(COLAB_STAMP)
+
+colab-check: $(COLAB_STAMP)
+	$(COLAB_VENV)/bin/python tools/colab_check.py
+
+## Colab copies of the chapters (MyST turned into Markdown, stored values filled in) in _build/colab.
+colab: $(STAMP)
+	rm -rf _build/colab
+	$(BIN)/python tools/colab.py --out _build/colab
+
+## Publish the book built by `make book` (run it on a GPU first): push _build/html to the gh-pages branch,
+## and the Colab copies to the colab branch that the launch buttons open (repository.branch in _config.yml).
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+COLAB_BRANCH = $(shell sed -n 's/^  branch: *\([^ #]*\).*/\1/p' _config.yml)
+publish: $(STAMP) colab
 	@test -f _build/html/index.html || { echo "publish: no _build/html; run \`make book\` first"; exit 1; }
+	@git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null || { echo "publish: tag the release first \
+		(git tag v$(VERSION) && git push --tags): Colab installs the helpers at that tag"; exit 1; }
 	$(BIN)/ghp-import -n -p -f _build/html
+	$(BIN)/ghp-import -p -f -b $(COLAB_BRANCH) -m "Colab copies of $$(git rev-parse --short HEAD)" _build/colab
 
 clean:
 	rm -rf _build

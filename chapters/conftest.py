@@ -1,8 +1,9 @@
-"""Keep what nbval executed, so the strict book build can render it without running it again.
+"""Keep what nbval executed, so the strict book build renders it without running it.
 
-With ``VAEBOOK_EXECUTED_DIR`` set, every notebook that nbval runs is written there with its
-outputs (the ``make test`` book check builds from those copies with execution off), and the
-seconds each notebook's cells took go to ``timings.json`` in the folder above it.
+With ``VAEBOOK_EXECUTED_DIR`` set, every notebook that nbval runs is written there
+with its outputs (the ``make test`` book check builds from those copies with
+execution off), and the seconds each notebook's cells took go to ``timings.json``
+in the folder above it.
 """
 
 from __future__ import annotations

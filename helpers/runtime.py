@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,44 @@ import torch
 QUICK_ENV = "VAEBOOK_QUICK"
 SEED_ENV = "VAEBOOK_SEED"
 
+_short_run = False  # the notebook's SHORT_RUN switch, as last passed to setup()
+
+
+class FullRunNeedsGPU(RuntimeError):
+    """Raised on Colab when the full schedule would start on a CPU."""
+
 
 def is_quick() -> bool:
-    """True when ``VAEBOOK_QUICK`` asks for the short schedule that CI runs."""
-    return os.environ.get(QUICK_ENV, "0").strip().lower() not in {
-        "",
-        "0",
-        "false",
-        "no",
-    }
+    """True for the short schedule: ``VAEBOOK_QUICK`` when set, else ``SHORT_RUN``.
+
+    CI and ``make execute`` set the variable (``VAEBOOK_QUICK=0`` is the full run);
+    a reader flips the notebook's ``SHORT_RUN`` line, which ``setup`` passes here.
+    """
+    raw = os.environ.get(QUICK_ENV, "").strip().lower()
+    if not raw:
+        return _short_run
+    return raw not in {"0", "false", "no"}
+
+
+def on_colab() -> bool:
+    """True inside a Google Colab runtime (which imports ``google.colab`` at start)."""
+    return "google.colab" in sys.modules
+
+
+def check_colab_device(device: torch.device) -> None:
+    """Refuse the full schedule on a Colab CPU runtime, saying how to get on.
+
+    Off Colab a CPU full run is allowed: the book itself is executed on CPUs.
+    """
+    if on_colab() and device.type == "cpu" and not is_quick():
+        raise FullRunNeedsGPU(
+            "This Colab runtime has no GPU, and the chapter's full schedule would "
+            "take hours on its CPU. Either\n"
+            "- switch to a GPU: Runtime → Change runtime type → a GPU (T4 is enough) "
+            "→ Save, then run the notebook again from the top (Runtime → Run all); or\n"
+            "- choose the short schedule: set SHORT_RUN = True in the first code cell "
+            "and run again (about a minute; its numbers are only rough)."
+        )
 
 
 def seed_from_env() -> int:
@@ -53,7 +83,7 @@ def pick_device() -> torch.device:
 
 
 def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one), for benchmark records and the appendix."""
+    """The CPU's model name (from /proc/cpuinfo), for benchmarks and the appendix."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text(errors="replace").splitlines():
@@ -77,30 +107,37 @@ def configure_backends(device: torch.device) -> None:
     """The process-wide speed settings every chapter (and the benchmark) runs with.
 
     - TF32 matrix products on CUDA GPUs from Ampere on;
-    - denormal floats flushed to zero on the CPU: tiny values that appear as training goes on otherwise take a slow
-      path in the CPU's arithmetic (measured: epochs of the benchmark's model 38 % slower from the fourth on).
+    - denormal floats flushed to zero on the CPU: tiny values that appear as training
+      goes on otherwise take a slow path in the CPU's arithmetic (measured: epochs of
+      the benchmark's model 38 % slower from the fourth on).
     """
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")
-    torch.set_flush_denormal(
-        True
-    )  # returns False, and changes nothing, on CPUs without the instruction
+    # Returns False, and changes nothing, on CPUs without the instruction.
+    torch.set_flush_denormal(True)
 
 
-def setup(seed: int | None = None) -> torch.device:
-    """Seed everything, pick the device, set the backends (TF32, no denormals) and the figure theme; print one line.
+def setup(seed: int | None = None, short_run: bool = False) -> torch.device:
+    """Pick the schedule and device, seed everything, set backends and theme; print.
 
-    The first code cell of every chapter calls this.
+    The first code cell of every chapter calls this with its ``SHORT_RUN`` switch
+    (``VAEBOOK_QUICK``, when set, overrides it). On a Colab CPU runtime the full
+    schedule is refused with :class:`FullRunNeedsGPU`.
     """
     from helpers.plots import set_theme
 
+    global _short_run
+    _short_run = short_run
+    device = pick_device()
+    check_colab_device(device)
     seed = seed_from_env() if seed is None else seed
     seed_everything(seed)
-    device = pick_device()
     configure_backends(device)
     set_theme()
     mode = (
-        "quick (VAEBOOK_QUICK=1: small data, short schedules)" if is_quick() else "full"
+        "quick (the short schedule: small data, rough numbers)"
+        if is_quick()
+        else "full"
     )
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(f"mode: {mode} | device: {name} | seed: {seed} | torch {torch.__version__}")

@@ -169,7 +169,7 @@ def test_expected_colab_url_of_this_book():
         (ROOT / "_config.yml").read_text(), "chapters/04_vae_mnist.html"
     )
     assert url.startswith("https://colab.research.google.com/github/")
-    assert url.endswith("/blob/main/chapters/04_vae_mnist.ipynb")
+    assert url.endswith("/blob/colab/chapters/04_vae_mnist.ipynb")
     assert (ROOT / "chapters/04_vae_mnist.ipynb").is_file()
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -57,3 +59,49 @@ def test_configure_backends_flushes_denormals_on_the_cpu():
         assert (tiny * 1.0).item() == 0.0
     finally:
         torch.set_flush_denormal(False)
+
+
+@pytest.fixture
+def colab_cpu(monkeypatch):
+    """A fake Colab runtime (``google.colab`` imported) whose device is the CPU."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(runtime, "pick_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(runtime, "_short_run", False)
+    monkeypatch.delenv("VAEBOOK_QUICK", raising=False)
+
+
+def test_colab_cpu_refuses_the_full_schedule(colab_cpu):
+    with pytest.raises(runtime.FullRunNeedsGPU) as refusal:
+        helpers.setup()
+    message = str(refusal.value)
+    assert "Runtime → Change runtime type" in message and "SHORT_RUN = True" in message
+
+
+def test_short_run_switch_picks_the_short_schedule(colab_cpu, capsys):
+    device = helpers.setup(short_run=True)
+    assert device.type == "cpu" and helpers.is_quick()
+    assert "mode: quick" in capsys.readouterr().out
+    helpers.setup(short_run=True)  # running the cell again keeps the switch
+    with pytest.raises(runtime.FullRunNeedsGPU):
+        helpers.setup(short_run=False)  # and flipping it back is obeyed
+    assert not helpers.is_quick()
+
+
+def test_the_environment_variable_decides_when_set(colab_cpu, monkeypatch):
+    monkeypatch.setenv("VAEBOOK_QUICK", "0")  # make execute: the full run
+    with pytest.raises(runtime.FullRunNeedsGPU):
+        helpers.setup(short_run=True)
+    monkeypatch.setenv("VAEBOOK_QUICK", "1")  # CI: the short run
+    helpers.setup(short_run=False)
+    assert helpers.is_quick()
+
+
+def test_a_cpu_full_run_is_allowed_off_colab(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(runtime, "pick_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(runtime, "_short_run", False)
+    monkeypatch.delenv("VAEBOOK_QUICK", raising=False)
+    assert helpers.setup().type == "cpu" and not helpers.is_quick()
+    assert "mode: full" in capsys.readouterr().out
