@@ -34,6 +34,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from helpers import provenance
+
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "(computed when you run the notebook)"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -406,9 +408,25 @@ def colab_notebook(
             cell.source = cell.source.replace(f'@v{version}"', f'@{commit}"')
     if converter.cited:
         notebook.cells.append(nbformat.v4.new_markdown_cell(converter.reference_list()))
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(cost_note(notebook)))
     notebook.metadata.setdefault("colab", {})["provenance"] = []
     notebook.metadata.setdefault("accelerator", "GPU")
     return notebook
+
+
+def cost_note(notebook: nbformat.NotebookNode) -> str:
+    """What running the chapter costs, from its stored record, and the short switch.
+
+    Example:
+        >>> print(cost_note(nbformat.v4.new_notebook()))  # doctest: +ELLIPSIS
+        > **What it costs.** Not measured yet (...). For the short schedule ...
+    """
+    cost = provenance.cost_sentence(provenance.record_of(notebook))
+    return (
+        f"> **What it costs.** {cost[0].upper() + cost[1:]}. For the short schedule "
+        "(about a minute, rough numbers), set `SHORT_RUN = True` in the first code "
+        "cell. The full schedule needs a GPU runtime (Runtime → Change runtime type)."
+    )
 
 
 def write_copies(out: Path, commit: str) -> list[Path]:
