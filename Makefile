@@ -71,9 +71,10 @@ book-check: notebooks
 	cp -r _build/executed/chapters _build/strict/chapters
 	VAEBOOK_QUICK=1 $(BIN)/jupyter-book build _build/strict -W -n --keep-going
 
-# The browser check: every page of the strict quick-mode build opened in headless Chromium (installed with
-# apt-get when it is missing): typeset math, loaded images, no JavaScript errors, working links and buttons.
-# Screenshots of every page go to _build/screenshots/.
+# The browser check: every page of the strict quick-mode build opened through Playwright in the system's
+# headless Chromium (installed with apt-get when it is missing; Playwright downloads no browser): typeset
+# math, loaded images, no JavaScript errors, working links and buttons. Full-page screenshots of every page
+# go to _build/screenshots/.
 CHROMIUM ?= /usr/bin/chromium
 check-html: book-check
 	$(MAKE) --no-print-directory check-html-only

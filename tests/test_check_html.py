@@ -1,8 +1,13 @@
-"""The browser check's Python side: pages, links and fragments, the Colab URL, where MathJax comes from."""
+"""The browser check: pages, links and fragments, the Colab URL, where MathJax comes
+from, which logged messages are errors; and, where Chromium is installed, one small
+site opened in it."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import check_html  # noqa: E402
+
+COLAB = "https://colab.research.google.com"
 
 CONFIG = """\
 # comment
@@ -35,7 +42,7 @@ def write(root: Path, relative: str, text: str) -> None:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A tiny built book: a landing page, two chapters, a notebook source, an image and theme assets."""
+    """A tiny built book: a landing page, two chapters, a notebook, an image, assets."""
     write(
         tmp_path,
         "index.html",
@@ -45,17 +52,20 @@ def site(tmp_path: Path) -> Path:
     write(
         tmp_path,
         "chapters/a.html",
-        '<h1 id="top">A</h1><section id="sec-one"><a name="old-anchor"></a></section>'
-        '<a href="#sec-one">self</a><a href="#old-anchor">old</a><a href="b.html#eq-1">b</a>'
-        '<a href="../index.html">home</a><a href="https://example.org/x.html#nope">out</a>'
+        '<h1 id="top">A</h1>'
+        '<section id="sec-one"><a name="old-anchor"></a></section>'
+        '<a href="#sec-one">self</a><a href="#old-anchor">old</a>'
+        '<a href="b.html#eq-1">b</a><a href="../index.html">home</a>'
+        '<a href="https://example.org/x.html#nope">out</a>'
         '<a href="mailto:someone@example.org">mail</a><img src="../_images/fig.png">'
-        '<a href="https://colab.research.google.com/github/someone/some-book/blob/dev/chapters/a.ipynb">Colab</a>'
+        f'<a href="{COLAB}/github/someone/some-book/blob/dev/chapters/a.ipynb">Co</a>'
         '<a href="../_sources/chapters/a.ipynb" download>.ipynb</a>',
     )
     write(
         tmp_path,
         "chapters/b.html",
-        '<div id="eq-1"></div><a href="a.html#missing">bad</a><a href="c.html">gone</a>',
+        '<div id="eq-1"></div><a href="a.html#missing">bad</a>'
+        '<a href="c.html">gone</a>',
     )
     write(tmp_path, "_sources/chapters/a.ipynb", "{}")
     write(tmp_path, "_images/fig.png", "png")
@@ -103,8 +113,9 @@ def test_resolve_link(page, href, expected):
 
 def test_parse_page_collects_ids_links_and_sources():
     parsed = check_html.parse_page(
-        '<div id="x"><a name="y" href="p.html">p</a><img src="i.png"><script src="s.js"></script>'
-        '<link rel="stylesheet" href="c.css"><a>no href</a></div>'
+        '<div id="x"><a name="y" href="p.html">p</a><img src="i.png">'
+        '<script src="s.js"></script><link rel="stylesheet" href="c.css">'
+        "<a>no href</a></div>"
     )
     assert parsed.ids == {"x", "y"}
     assert parsed.links == ["p.html"]
@@ -147,10 +158,7 @@ def test_read_config_section_reads_only_its_section():
 
 def test_expected_colab_url():
     url = check_html.expected_colab_url(CONFIG, "chapters/02_elbo.html")
-    assert (
-        url
-        == "https://colab.research.google.com/github/someone/some-book/blob/dev/chapters/02_elbo.ipynb"
-    )
+    assert url == f"{COLAB}/github/someone/some-book/blob/dev/chapters/02_elbo.ipynb"
 
 
 def test_expected_colab_url_with_the_book_in_a_subfolder():
@@ -158,10 +166,7 @@ def test_expected_colab_url_with_the_book_in_a_subfolder():
         "some-book  #", "some-book.git  #"
     )
     url = check_html.expected_colab_url(config, "chapters/x.html")
-    assert (
-        url
-        == "https://colab.research.google.com/github/someone/some-book/blob/dev/book/chapters/x.ipynb"
-    )
+    assert url == f"{COLAB}/github/someone/some-book/blob/dev/book/chapters/x.ipynb"
 
 
 def test_expected_colab_url_of_this_book():
@@ -213,53 +218,18 @@ def test_mathjax_must_come_from_static():
     assert check_html.mathjax_problems([f"{origin}/mathjax.js"], origin) != []
 
 
-def test_javascript_errors_of_one_session_only():
-    events = [
-        {
-            "method": "Runtime.exceptionThrown",
-            "sessionId": "s",
-            "params": {
-                "exceptionDetails": {
-                    "exception": {"description": "TypeError: x is undefined\n  at f"}
-                }
-            },
-        },
-        {
-            "method": "Runtime.consoleAPICalled",
-            "sessionId": "s",
-            "params": {"type": "error", "args": [{"value": "boom"}]},
-        },
-        {
-            "method": "Runtime.consoleAPICalled",
-            "sessionId": "s",
-            "params": {"type": "log", "args": [{"value": "fine"}]},
-        },
-        {
-            "method": "Log.entryAdded",
-            "sessionId": "s",
-            "params": {
-                "entry": {
-                    "level": "error",
-                    "text": "Failed to load resource: 404",
-                    "url": "http://h/x.js",
-                }
-            },
-        },
-        {
-            "method": "Log.entryAdded",
-            "sessionId": "s",
-            "params": {"entry": {"level": "warning", "text": "meh"}},
-        },
-        {
-            "method": "Runtime.exceptionThrown",
-            "sessionId": "other",
-            "params": {"exceptionDetails": {"text": "no"}},
-        },
+def test_javascript_errors_are_exceptions_and_console_errors():
+    logged = [
+        check_html.Logged("exception", "TypeError: x is undefined\n  at f"),
+        check_html.Logged("error", "boom", "http://h/_static/a.js"),
+        check_html.Logged("log", "fine"),
+        check_html.Logged("error", "Failed to load resource: 404", "http://h/x.js"),
+        check_html.Logged("warning", "meh"),
     ]
-    assert check_html.javascript_errors(events, "s") == [
+    assert check_html.javascript_errors(logged) == [
         "exception: TypeError: x is undefined",
-        "console.error: boom",
-        "log: Failed to load resource: 404 http://h/x.js",
+        "console.error: boom http://h/_static/a.js",
+        "console.error: Failed to load resource: 404 http://h/x.js",
     ]
 
 
@@ -301,17 +271,127 @@ def test_a_redirect_stub_is_recognised_and_its_target_checked(site):
 
 
 def test_the_browsers_own_favicon_request_is_not_an_error():
-    entry = {
-        "level": "error",
-        "text": "Failed to load resource: 404",
-        "url": "http://127.0.0.1:1/favicon.ico",
+    text = "Failed to load resource: 404"
+    favicon = check_html.Logged("error", text, "http://127.0.0.1:1/favicon.ico")
+    assert check_html.javascript_errors([favicon]) == []
+    theirs = check_html.Logged("error", text, "http://127.0.0.1:1/_static/favicon.ico")
+    assert check_html.javascript_errors([theirs]) != []
+
+
+def no_browser(page: str) -> tuple[dict, list[str]]:
+    raise AssertionError(f"{page} should not be opened in the browser")
+
+
+def test_check_page_of_a_redirect_stub_checks_only_its_target(site):
+    write(site, "old.html", '<meta http-equiv="refresh" content="0; url=gone.html">')
+    links = check_html.LinkChecker(site)
+    problems, summary, notes = check_html.check_page(
+        "old.html", links, CONFIG, no_browser, "http://o"
+    )
+    assert problems == ["link 'gone.html' -> missing file gone.html"]
+    assert summary == "redirect -> gone.html" and notes == []
+
+
+def test_check_page_joins_links_buttons_and_the_browsers_report(site):
+    report = {
+        "mathjax": "typeset",
+        "mathjaxScripts": ["http://o/_static/mathjax/tex-chtml.js"],
+        "formulas": 3,
+        "wideFormulas": ["x = 1 + 2"],
+        "rawTex": ["a $x_1$ b"],
+        "texErrors": [],
+        "images": 1,
+        "brokenImages": [],
     }
-    events = [
-        {"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}
+    links = check_html.LinkChecker(site)
+    problems, summary, notes = check_html.check_page(
+        "chapters/b.html", links, CONFIG, lambda page: (report, ["x"]), "http://o"
+    )
+    kinds = ["link", "link", "no", "no", "raw", "JavaScript"]  # 2 links, 2 buttons
+    assert [problem.split(" ")[0] for problem in problems] == kinds
+    assert summary.startswith("math=typeset(3) images=1 links=2 wide-formulas=1")
+    assert notes == ["a formula wider than the text column scrolls sideways: x = 1 + 2"]
+
+
+def test_check_page_reports_a_browser_failure(site):
+    def fails(page: str) -> tuple[dict, list[str]]:
+        raise check_html.PlaywrightTimeout("Timeout 60000ms exceeded.\nmore")
+
+    problems, summary, _ = check_html.check_page(
+        "index.html", check_html.LinkChecker(site), CONFIG, fails, "http://o"
+    )
+    assert problems == ["browser: Timeout 60000ms exceeded."]
+    assert summary == "not checked in the browser"
+
+
+def one_pixel_png() -> bytes:
+    """A valid 1x1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+    pixels = zlib.compress(bytes([0, 255, 0, 0]))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+@pytest.mark.skipif(
+    not any(map(shutil.which, ("chromium", "chromium-browser", "google-chrome")))
+    and not os.environ.get("CHROMIUM"),
+    reason="no Chromium installed",
+)
+def test_main_in_chromium(site, tmp_path, monkeypatch, capsys):
+    """The whole check on a tiny book in a real browser: each kind of problem found."""
+    monkeypatch.setattr(check_html, "MATHJAX_START_MS", 300)
+    (site / "_images/fig.png").write_bytes(one_pixel_png())
+    tall = '<div style="height: 15000px">tall</div><p id="end">end</p>'
+    write(site, "genindex.html", f"<p>index</p>{tall}")
+    write(
+        site,
+        "bad.html",
+        "<p>where \\(x\\) is raw</p><img src='_images/none.png'>"
+        "<script>console.error('boom'); undefinedFunction();</script>"
+        "<script src='http://127.0.0.1:9/mathjax/tex-chtml.js'></script>",
+    )
+    config = tmp_path / "_config.yml"
+    config.write_text(CONFIG)
+    shots = tmp_path / "shots"
+    assert (
+        check_html.main(
+            [str(site), "--config", str(config), "--screenshots", str(shots)]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "ok   chapters/a.html" in out and "ok   genindex.html" in out
+    bad = out.split("FAIL bad.html", 1)[1].split("\n", 1)[1].split("\nok", 1)[0]
+    for expected in (
+        "link '_images/none.png' -> missing file _images/none.png",
+        "raw TeX visible: 'where \\\\(x\\\\) is raw'",
+        "image did not load: http://127.0.0.1:",
+        "JavaScript error: exception: ReferenceError: undefinedFunction",
+        "JavaScript error: console.error: boom",
+        "MathJax is not loaded offline from _static: http://127.0.0.1:9/mathjax",
+        "MathJax is on the page but never started",
+    ):
+        assert expected in bad, expected
+    assert "FAIL chapters/b.html" in out
+    assert png_size(shots / "genindex.png")[1] > 15000  # the whole page, not 10 000 px
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "bad.png",
+        "chapters__a.png",
+        "chapters__b.png",
+        "genindex.png",
+        "index.png",
     ]
-    assert check_html.javascript_errors(events, "s") == []
-    entry = dict(entry, url="http://127.0.0.1:1/_static/favicon.ico")
-    events = [
-        {"method": "Log.entryAdded", "sessionId": "s", "params": {"entry": entry}}
-    ]
-    assert check_html.javascript_errors(events, "s") != []
