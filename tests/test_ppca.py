@@ -1,4 +1,5 @@
-"""Probabilistic PCA: Bayes' rule holds exactly, batches of weights match a loop, samples match the evidence."""
+"""Probabilistic PCA: Bayes' rule holds exactly, batches of weights match a loop,
+samples match the evidence, the naive estimator's relative variance is exact."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
-from helpers.ppca import PPCA
+from helpers.ppca import PPCA, example_model, naive_relative_variance
 
 
 @pytest.fixture
@@ -77,7 +78,8 @@ def test_samples_have_the_moments_of_the_evidence(model: PPCA) -> None:
     assert z.shape == (n, 3) and x.shape == (n, 5) and x.dtype == torch.float64
     evidence = model.evidence()
     variance = evidence.covariance_matrix.diagonal()
-    # Standard errors: sd / sqrt(n) for a mean; sqrt(S_ii S_jj + S_ij^2) / sqrt(n) for a Gaussian covariance.
+    # Standard errors: sd / sqrt(n) for a mean; sqrt(S_ii S_jj + S_ij^2) / sqrt(n) for
+    # a Gaussian covariance.
     mean_se = (variance / n).sqrt()
     cov_se = (
         (variance[:, None] * variance[None, :] + evidence.covariance_matrix**2) / n
@@ -89,3 +91,31 @@ def test_samples_have_the_moments_of_the_evidence(model: PPCA) -> None:
     assert (
         (z.T.cov() - torch.eye(3, dtype=torch.float64)).abs() < 5 * math.sqrt(2 / n)
     ).all()
+
+
+def test_relative_variance_matches_its_formula(model: PPCA) -> None:
+    torch.manual_seed(4)
+    x = model.sample(1)[1][0]
+    # Equation (ch1-relvar) written out with the covariance W W^T + sigma^2 / 2 I.
+    big_d = model.weight.shape[0]
+    halved = MultivariateNormal(
+        model.mean,
+        model.weight @ model.weight.T
+        + model.noise**2 / 2 * torch.eye(big_d, dtype=torch.float64),
+    )
+    log_second_moment = -big_d / 2 * math.log(4 * math.pi * model.noise**2)
+    expected = torch.expm1(
+        log_second_moment + halved.log_prob(x) - 2 * model.evidence().log_prob(x)
+    )
+    exact = naive_relative_variance(model, x)
+    torch.testing.assert_close(exact, expected, rtol=1e-10, atol=0)
+    # (The doctest of naive_relative_variance checks it against sampling.)
+
+
+def test_example_model_is_the_chapters_model() -> None:
+    model = example_model()
+    assert model.weight.shape == (5, 2) and model.mean.shape == (5,)
+    assert model.noise == 0.5
+    # Similar columns: the posterior correlation is far from zero.
+    covariance = model.posterior(model.mean).covariance_matrix
+    assert covariance[0, 1] / covariance.diagonal().prod().sqrt() < -0.5
