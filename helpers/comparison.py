@@ -8,6 +8,7 @@ tutorial, is built here too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -17,6 +18,7 @@ from torch import Tensor
 from zuko.lazy import LazyDistribution
 
 from helpers.data import fixed_binarization, load_mnist
+from helpers.evaluation import score
 from helpers.models import VAE, bernoulli_vae, maf_prior, standard_normal_prior
 from helpers.objectives import elbo_loss, kl_warmup_loss
 from helpers.posteriors import iaf_vae, planar_vae
@@ -203,3 +205,36 @@ def train_variants(
         models[key] = build(variant, s).to(device)
         histories[key] = train(models[key], variant, data, s)
     return models, histories
+
+
+def score_variants(
+    models: dict[Any, VAE],
+    histories: dict[Any, History],
+    x_test: Tensor,
+    s: Settings,
+    columns: Sequence[str] | None = None,
+) -> dict[Any, dict[str, float]]:
+    """A table row per model: its :func:`helpers.evaluation.score` on ``x_test`` with
+    ``s.k_is`` samples (``columns`` of :meth:`~helpers.evaluation.Scores.row`), then
+    its mean seconds per training epoch.
+
+    Raises ``AssertionError`` where the importance-sampled log-likelihood falls below
+    the ELBO by more than four standard errors: the estimator would be broken.
+
+    Example:
+        >>> s = settings(quick=True)
+        >>> model = build(VARIANTS["Gaussian VAE"], s)
+        >>> x = torch.bernoulli(torch.full((8, 784), 0.3))
+        >>> history = [{"seconds": 2.0}]
+        >>> rows = score_variants({"g": model}, {"g": history}, x, s, ["NLL"])
+        >>> list(rows["g"])
+        ['NLL', 's / epoch']
+    """
+    rows = {}
+    for key, model in models.items():
+        scores = score(model, x_test, s.k_is)
+        if not scores.bound_holds():
+            raise AssertionError(f"{key}: importance sampling fell below the ELBO")
+        seconds = [record["seconds"] for record in histories[key]]
+        rows[key] = {**scores.row(columns), "s / epoch": sum(seconds) / len(seconds)}
+    return rows
