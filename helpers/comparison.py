@@ -74,9 +74,14 @@ def settings(quick: bool | None = None) -> Settings:
 
 
 class Variant(NamedTuple):
-    """One model of the comparison: its cache name, posterior, prior and objective."""
+    """One model of the comparison: its cache name, posterior, prior and objective.
 
-    cache: str
+    Example:
+        >>> VARIANTS["KL-annealed VAE"].objective.__name__
+        'kl_warmup_loss'
+    """
+
+    cache: str | None  # None: not cached
     posterior: Posterior
     prior: Prior
     objective: Objective = elbo_loss
@@ -144,7 +149,12 @@ def tutorial_vae(
 
 
 class ComparisonData(NamedTuple):
-    """MNIST for the comparison: grey training and validation images, binary test."""
+    """MNIST for the comparison: grey training and validation images, binary test.
+
+    Example:
+        >>> ComparisonData(*[torch.zeros(2)] * 6)._fields[:2]
+        ('x_train', 'y_train')
+    """
 
     x_train: Tensor
     y_train: Tensor
@@ -198,7 +208,16 @@ def train_variants(
     s: Settings,
     device: torch.device | str,
 ) -> tuple[dict[Any, VAE], dict[Any, History]]:
-    """Build (from seed 0) and train every variant; the models and their histories."""
+    """Build (from seed 0) and train every variant; the models and their histories.
+
+    Example:
+        >>> s, x = settings(quick=True), torch.rand(32, 784)
+        >>> data = ComparisonData(x, None, x[:8], None, None, None)
+        >>> variants = {"plain": Variant(None, "Gaussian", "Gaussian")}
+        >>> models, histories = train_variants(variants, data, s, "cpu")
+        >>> len(histories["plain"]) == s.epochs
+        True
+    """
     models, histories = {}, {}
     for key, variant in variants.items():
         torch.manual_seed(0)

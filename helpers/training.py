@@ -38,7 +38,12 @@ COMPILE_ENV = "VAEBOOK_COMPILE"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A logged training quantity became NaN or infinite."""
+    """A logged training quantity became NaN or infinite.
+
+    Example:
+        >>> issubclass(NonFiniteLossError, FloatingPointError)
+        True
+    """
 
 
 def compile_from_env() -> bool:
