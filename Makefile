@@ -49,14 +49,16 @@ test: lint unit bench-smoke check-html colab-check
 
 # Two short epochs of the throughput benchmark on a subset, so that it cannot rot (it reports, never fails on time).
 bench-smoke: $(STAMP)
-	$(BIN)/python -m helpers.bench --epochs 2 --subset 512 --eval-k 16 --eval-images 64 --json _build/bench/smoke.json
+	$(BIN)/python benchmarks/throughput.py --epochs 2 --subset 512 --eval-k 16 --eval-images 64 --json _build/bench/smoke.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The tests, then every Example: in the helpers' docstrings (fast, on the CPU).
 unit: $(STAMP)
 	$(BIN)/pytest tests/
+	$(BIN)/pytest --doctest-modules helpers
 
 # nbval executes each chapter once (quick mode) and keeps the executed copies in _build/executed ...
 notebooks: $(STAMP)

@@ -1,11 +1,13 @@
 """Shared plumbing of the book "Variational Autoencoders with Normalizing Flows".
 
-Each module is one concern: ``runtime`` (mode, seed, device), ``data`` (MNIST on the device),
-``models`` (encoders, decoders, priors), ``objectives`` (the ELBO), ``training`` (``fit``),
-``cache`` (checkpoints), ``evaluation`` (likelihoods, active units), ``plots``, ``flows`` (planar and
-radial flows, an amortized planar posterior), ``posteriors`` (an inverse autoregressive flow posterior),
+Each module is one concern: ``runtime`` (mode, seed, device), ``data`` (MNIST on the
+device), ``models`` (encoders, decoders, priors), ``objectives`` (the ELBO),
+``training`` (``fit``), ``cache`` (checkpoints), ``evaluation`` (scores: ELBO,
+likelihoods, active units), ``plots``, ``flows`` (planar and radial flows),
+``posteriors`` (planar and IAF posteriors), ``comparison`` (the settings and models
+chapters 8-10 compare), ``timing`` (clocks, device names, memory, MADE calls),
 ``ppca`` (probabilistic PCA, the exact model of chapters 1-2), ``notebook`` (``glue``,
-which works with or without myst-nb).
+with or without myst-nb) and ``provenance`` (the stored executions' records).
 """
 
 from helpers.notebook import glue

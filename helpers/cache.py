@@ -1,4 +1,4 @@
-"""A checkpoint cache under ``_cache/``: one file per configuration, written atomically."""
+"""A checkpoint cache under ``_cache/``: one file per configuration, atomic writes."""
 
 from __future__ import annotations
 
@@ -16,18 +16,38 @@ from helpers.runtime import cache_dir
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """A short stable hash of a JSON-serialisable configuration."""
+    """A short stable hash of a JSON-serialisable configuration.
+
+    Example:
+        >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+        True
+        >>> len(config_hash({"a": 1}))
+        16
+    """
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def cache_path(name: str, config: dict[str, Any], folder: Path | None = None) -> Path:
-    """``_cache/<name>-<hash>.pt`` for this configuration."""
+    """``_cache/<name>-<hash>.pt`` for this configuration.
+
+    Example:
+        >>> cache_path("ch4_vae", {"epochs": 2}, Path("/tmp")).name
+        'ch4_vae-....pt'
+    """
     return (folder or cache_dir()) / f"{name}-{config_hash(config)}.pt"
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
+    """Write ``payload`` to ``path`` atomically: a temporary file, then a rename.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "run.pt"
+        >>> save_checkpoint(path, {"model": {"w": torch.ones(2)}})
+        >>> load_checkpoint(path)["model"]["w"]
+        tensor([1., 1.])
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(handle)
@@ -42,7 +62,12 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(
     path: Path, map_location: torch.device | str = "cpu"
 ) -> dict[str, Any] | None:
-    """The cached payload, or ``None`` if absent; a corrupt file gives a warning (and ``None``)."""
+    """The cached payload, or ``None`` if absent; a corrupt file warns (and ``None``).
+
+    Example:
+        >>> load_checkpoint(Path("/nonexistent/run.pt")) is None
+        True
+    """
     if not path.exists():
         return None
     try:

@@ -29,7 +29,12 @@ QUICK_SIZES = {"train": 3000, "valid": 500, "test": 1000}
 
 
 def data_root() -> Path:
-    """``VAEBOOK_DATA`` if set, else ``data/`` at the book's root."""
+    """``VAEBOOK_DATA`` if set, else ``data/`` at the book's root.
+
+    Example:
+        >>> data_root().name != ""
+        True
+    """
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else book_root() / "data"
 
@@ -44,11 +49,22 @@ def _missing_mnist_message(root: Path, reason: str) -> str:
     return (
         f"MNIST is not in {root} ({origin}) and could not be downloaded ({reason}).\n"
         f"Put the four MNIST files in torchvision's layout there:\n{expected}\n"
-        f"or set {DATA_ENV} to a folder that holds MNIST/raw/, e.g. `export {DATA_ENV}=../shared/data`."
+        f"or set {DATA_ENV} to a folder that holds MNIST/raw/, "
+        f"e.g. `export {DATA_ENV}=../shared/data`."
     )
 
 
-def _torchvision_mnist(train: bool) -> tuple[Tensor, Tensor]:
+def read_mnist(train: bool) -> tuple[Tensor, Tensor]:
+    """MNIST's training or test images as uint8 ``[N, 28, 28]``, and their labels.
+
+    Read through torchvision from :func:`data_root`, downloaded there if missing; if
+    that fails too, one ``FileNotFoundError`` says where to put the files.
+
+    Example:
+        >>> images, labels = read_mnist(train=False)
+        >>> images.shape, images.dtype, labels.shape
+        (torch.Size([10000, 28, 28]), torch.uint8, torch.Size([10000]))
+    """
     from torchvision.datasets import MNIST
 
     root = data_root()
@@ -73,14 +89,19 @@ def load_mnist(
 ) -> tuple[Tensor, Tensor]:
     """Grey levels in [0, 1] as ``float32 [N, 784]`` on ``device``, and labels ``[N]``.
 
-    ``valid`` is the last ``n_valid`` of MNIST's 60 000 training images, held out of ``train``.
-    In quick mode (or with ``limit``) only the first few images of the split are kept.
+    ``valid`` is the last ``n_valid`` of MNIST's 60 000 training images, held out of
+    ``train``. In quick mode (or with ``limit``) only the first images are kept.
+
+    Example:
+        >>> x, y = load_mnist("test", limit=5)
+        >>> x.shape, x.dtype, float(x.min()) >= 0.0, float(x.max()) <= 1.0, y.shape
+        (torch.Size([5, 784]), torch.float32, True, True, torch.Size([5]))
     """
     if split not in ("train", "valid", "test", "train+valid"):
         raise ValueError(
             f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}."
         )
-    images, labels = _torchvision_mnist(train=split != "test")
+    images, labels = read_mnist(train=split != "test")
     if split == "train":
         images, labels = images[:-n_valid], labels[:-n_valid]
     elif split == "valid":
@@ -98,12 +119,26 @@ def load_binarized_mnist(
     device: torch.device | str = "cpu",
     limit: int | None = None,
 ) -> Tensor:
-    """Static binarized MNIST (Larochelle & Murray, 2011) as ``float32 [N, 784]`` of 0/1 on ``device``."""
+    """Static binarized MNIST as ``float32 [N, 784]`` of 0/1 on ``device``.
+
+    The fixed binary images of Larochelle & Murray (2011), the benchmark of the
+    literature's likelihood tables (50 000 train, 10 000 valid, 10 000 test), read from
+    ``binarized_mnist/binarized_mnist.npz`` under :func:`data_root`.
+
+    Example:
+        >>> x = load_binarized_mnist("test", limit=5)
+        >>> x.shape, sorted(x.unique().tolist())
+        (torch.Size([5, 784]), [0.0, 1.0])
+
+    References:
+        Larochelle & Murray, The Neural Autoregressive Distribution Estimator (2011).
+    """
     path = data_root() / "binarized_mnist" / "binarized_mnist.npz"
     if not path.exists():
         raise FileNotFoundError(
-            f"Static binarized MNIST is not at {path}. Put binarized_mnist.npz (arrays train, valid, test) "
-            f"there, or set {DATA_ENV} to a folder that holds binarized_mnist/binarized_mnist.npz."
+            f"Static binarized MNIST is not at {path}. Put binarized_mnist.npz "
+            f"(arrays train, valid, test) there, or set {DATA_ENV} to a folder that "
+            "holds binarized_mnist/binarized_mnist.npz."
         )
     with np.load(path) as arrays:
         array = arrays[split]
@@ -119,8 +154,13 @@ def binarize(
 ) -> Tensor:
     """Turn grey levels in [0, 1] into 0/1 pixels.
 
-    ``dynamic`` and ``fixed`` both draw ``Bernoulli(x)``; they differ in *when* the draw is made
-    (every epoch vs once, seeded). ``threshold`` rounds (``x.round()``), ``none`` leaves ``x`` as it is.
+    ``dynamic`` and ``fixed`` both draw ``Bernoulli(x)``; they differ in *when* the
+    draw is made (every epoch vs once, seeded). ``threshold`` rounds (``x.round()``),
+    ``none`` leaves ``x`` as it is.
+
+    Example:
+        >>> binarize(torch.tensor([0.2, 0.7]), "threshold")
+        tensor([0., 1.])
     """
     if mode in ("dynamic", "fixed"):
         return torch.bernoulli(x, generator=generator)
@@ -134,9 +174,32 @@ def binarize(
 
 
 def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
-    """One seeded Bernoulli draw (the same every run), for validation and test sets."""
+    """One seeded Bernoulli draw (the same every run), for validation and test sets.
+
+    Example:
+        >>> x = torch.full((2, 5), 0.5)
+        >>> torch.equal(fixed_binarization(x, seed=1), fixed_binarization(x, seed=1))
+        True
+    """
     generator = torch.Generator(device=x.device).manual_seed(seed)
     return binarize(x, "fixed", generator)
+
+
+def held_out_binarization(x: Tensor, mode: Binarization, seed: int = 1) -> Tensor:
+    """Held-out images binarized once, to match training done with ``mode``.
+
+    ``dynamic`` and ``fixed`` give one seeded draw (:func:`fixed_binarization`),
+    ``threshold`` rounds and ``none`` keeps ``x``. Pixels already 0 or 1 stay as they
+    are, so binarizing twice changes nothing.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.4, 1.0]])
+        >>> held_out_binarization(x, "threshold"), held_out_binarization(x, "none")
+        (tensor([[0., 0., 1.]]), tensor([[0.0000, 0.4000, 1.0000]]))
+    """
+    if mode in ("dynamic", "fixed"):
+        return fixed_binarization(x, seed)
+    return binarize(x, mode)
 
 
 def batches(
@@ -149,8 +212,14 @@ def batches(
 ) -> Iterator[tuple[Tensor, ...]]:
     """One epoch of mini-batches sliced from device-resident tensors.
 
-    The first tensor holds the images; ``binarization="dynamic"`` draws fresh 0/1 pixels for
-    each batch on the device (a new draw every epoch). Other tensors (labels) are sliced alike.
+    The first tensor holds the images; ``binarization="dynamic"`` draws fresh 0/1
+    pixels for each batch on the device (a new draw every epoch). Other tensors
+    (labels) are sliced alike.
+
+    Example:
+        >>> x, y = torch.rand(10, 3), torch.arange(10)
+        >>> [len(b[0]) for b in batches(x, y, batch_size=4, binarization="dynamic")]
+        [4, 4, 2]
     """
     if not tensors:
         raise ValueError("batches() needs at least one tensor.")

@@ -1,36 +1,81 @@
-"""Test-time numbers: the ELBO, the importance-sampled log-likelihood, active units."""
+"""Test-time numbers: the ELBO, the importance-sampled log-likelihood, active units.
+
+:func:`score` is what a chapter calls to score a model: every test image's one-sample
+ELBO (and its parts) and importance-sampled log p(x), from which :meth:`Scores.row`
+makes the row of a results table.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from helpers.objectives import elbo_terms, sample_and_log_prob
+from helpers.objectives import ElboTerms, elbo_terms, sample_and_log_prob
+
+
+def mean_and_se(values: Tensor) -> tuple[float, float]:
+    """The mean of ``values`` and its standard error, std / sqrt(n).
+
+    For two models scored on the same images, ``mean_and_se(log_px_a - log_px_b)`` is
+    the paired difference, whose standard error is far smaller than either estimate's.
+
+    Example:
+        >>> mean, se = mean_and_se(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+        >>> mean, round(se, 4)
+        (2.5, 0.6455)
+    """
+    return values.mean().item(), (values.std() / math.sqrt(len(values))).item()
 
 
 @torch.no_grad()
+def elbo_per_image(
+    model: nn.Module, x: Tensor, batch_size: int = 1000, analytic_kl: bool = False
+) -> ElboTerms:
+    """One-sample ELBO terms of every row of ``x``, ``batch_size`` rows at a time.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> elbo_per_image(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6), 2).elbo.shape
+        torch.Size([5])
+    """
+    model.eval()
+    parts = [elbo_terms(model, xb, analytic_kl) for xb in x.split(batch_size)]
+    return ElboTerms(*(torch.cat(column) for column in zip(*parts)))
+
+
 def evaluate_elbo(
     model: nn.Module, x: Tensor, batch_size: int = 1000, analytic_kl: bool = False
 ) -> dict[str, float]:
-    """Mean ELBO, reconstruction and KL over the rows of ``x`` (one posterior sample each)."""
-    model.eval()
-    sums = torch.zeros(3, device=x.device)
-    for start in range(0, len(x), batch_size):
-        terms = elbo_terms(
-            model, x[start : start + batch_size], analytic_kl=analytic_kl
-        )
-        sums += torch.stack([terms.elbo.sum(), terms.recon.sum(), terms.kl.sum()])
-    elbo, recon, kl = (sums / len(x)).tolist()
-    return {"elbo": elbo, "recon": recon, "kl": kl}
+    """Mean ELBO, reconstruction and KL over the rows of ``x`` (one sample each).
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> sorted(evaluate_elbo(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)))
+        ['elbo', 'kl', 'recon']
+    """
+    terms = elbo_per_image(model, x, batch_size, analytic_kl)
+    return {
+        "elbo": terms.elbo.mean().item(),
+        "recon": terms.recon.mean().item(),
+        "kl": terms.kl.mean().item(),
+    }
 
 
 def log_importance_weights(model: nn.Module, x: Tensor, n: int) -> Tensor:
-    """``log p(x, z_k) - log q(z_k | x)`` for ``n`` draws ``z_k ~ q(z|x)``: shape ``[n, batch]``.
+    """``log p(x, z_k) - log q(z_k | x)`` for ``n`` draws ``z_k ~ q(z|x)``: ``[n, B]``.
 
-    A model with its own ``log_importance_weights(x, n)`` method (hierarchical, conditional)
-    is asked for it instead.
+    A model with its own ``log_importance_weights(x, n)`` method (hierarchical,
+    conditional) is asked for it instead.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae = bernoulli_vae(6, 2, (8,))
+        >>> log_importance_weights(vae, torch.ones(5, 6), n=3).shape
+        torch.Size([3, 5])
     """
     if hasattr(model, "log_importance_weights"):
         return model.log_importance_weights(x, n)
@@ -46,11 +91,18 @@ def importance_log_likelihood(
     batch_size: int = 500,
     max_points: int | None = None,
 ) -> Tensor:
-    """log p(x) ≈ logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log K for every row of ``x``.
+    """log p(x) ≈ logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log K for each row of x.
 
-    Images go ``batch_size`` at a time and samples in chunks of ``max_points // batch_size``, with a
-    running log-sum-exp, so memory is bounded by ``max_points`` decoder evaluations whatever K is
-    (default: 2**17 on a GPU, about 4 GiB for the book's largest decoders, and 2**15 elsewhere).
+    Images go ``batch_size`` at a time and samples in chunks of
+    ``max_points // batch_size``, with a running log-sum-exp, so memory is bounded by
+    ``max_points`` decoder evaluations whatever K is (default: 2**17 on a GPU, about
+    4 GiB for the book's largest decoders, and 2**15 elsewhere).
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae, x = bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)
+        >>> importance_log_likelihood(vae, x, n_samples=10, max_points=4).shape
+        torch.Size([5])
 
     References:
         Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016).
@@ -70,19 +122,87 @@ def importance_log_likelihood(
     return out
 
 
-def nll(
-    model: nn.Module, x: Tensor, n_samples: int = 5000, **kwargs: int
-) -> tuple[float, float]:
-    """Mean negative log-likelihood (nats) over ``x`` and its standard error."""
-    log_px = importance_log_likelihood(model, x, n_samples, **kwargs)
-    return -log_px.mean().item(), (log_px.std() / math.sqrt(len(log_px))).item()
+class Scores(NamedTuple):
+    """Per-image test numbers of one model (see :func:`score`).
+
+    Example:
+        >>> one = torch.tensor([-3.0, -5.0])
+        >>> s = Scores(elbo=one, recon=one + 1, kl=torch.ones(2), log_px=one + 0.5)
+        >>> s.row(["test ELBO", "NLL", "log p_K - ELBO"])
+        {'test ELBO': -4.0, 'NLL': 3.5, 'log p_K - ELBO': 0.5}
+        >>> s.bound_holds()
+        True
+    """
+
+    elbo: Tensor  # one-sample ELBO of each image
+    recon: Tensor  # its reconstruction term, log p(x|z)
+    kl: Tensor  # its KL term (closed form or one-sample estimate)
+    log_px: Tensor  # importance-sampled log p(x)
+
+    @property
+    def gain(self) -> Tensor:
+        """log p_K(x) - ELBO(x) per image: how much importance sampling tightens."""
+        return self.log_px - self.elbo
+
+    def bound_holds(self, n_se: float = 4.0) -> bool:
+        """True unless log p_K(x) falls below the ELBO by more than ``n_se`` s.e."""
+        gain, se = mean_and_se(self.gain)
+        return gain > -n_se * se
+
+    def row(self, keys: Sequence[str] | None = None) -> dict[str, float]:
+        """Means over the images, the NLL with its standard error (table columns)."""
+        nll, nll_se = mean_and_se(-self.log_px)
+        row = {
+            "test ELBO": self.elbo.mean().item(),
+            "reconstruction": self.recon.mean().item(),
+            "KL": self.kl.mean().item(),
+            "NLL": nll,
+            "NLL s.e.": nll_se,
+            "log p_K - ELBO": self.gain.mean().item(),
+        }
+        return row if keys is None else {key: row[key] for key in keys}
+
+
+def score(
+    model: nn.Module,
+    x: Tensor,
+    n_samples: int,
+    seed: int | None = 0,
+    analytic_kl: bool = False,
+    batch_size: int = 500,
+    max_points: int | None = None,
+) -> Scores:
+    """Score ``model`` on binary test images ``x``: ELBO terms and log p(x) per image.
+
+    The ELBO takes one posterior sample per image (its KL in closed form with
+    ``analytic_kl``); log p(x) is :func:`importance_log_likelihood` with ``n_samples``
+    draws. ``seed`` (unless None) seeds torch first, so that models scored one after
+    another see the same random numbers.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> scores = score(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6), n_samples=10)
+        >>> scores.log_px.shape, sorted(scores.row())[:2]
+        (torch.Size([5]), ['KL', 'NLL'])
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    terms = elbo_per_image(model, x, analytic_kl=analytic_kl)
+    log_px = importance_log_likelihood(model, x, n_samples, batch_size, max_points)
+    return Scores(terms.elbo, terms.recon, terms.kl, log_px)
 
 
 @torch.no_grad()
 def posterior_means(
     model: nn.Module, x: Tensor, batch_size: int = 1000, n_samples: int = 64
 ) -> Tensor:
-    """E_q[z | x] for every row of ``x``: the mean if q has one in closed form, else a sample average."""
+    """E_q[z | x] for every row of ``x``: q's mean if it has one, else a sample average.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> posterior_means(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)).shape
+        torch.Size([5, 2])
+    """
     model.eval()
     means = []
     for start in range(0, len(x), batch_size):
@@ -97,10 +217,20 @@ def posterior_means(
 def active_units(
     model: nn.Module, x: Tensor, threshold: float = 0.01
 ) -> tuple[int, Tensor]:
-    """Count latent dimensions u with Cov_x(E_q[z_u | x]) > threshold, and return the variances.
+    """The number of latent dimensions u with Cov_x(E_q[z_u | x]) > threshold.
+
+    Returns that count and every dimension's variance.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae = bernoulli_vae(6, 2, (8,))
+        >>> count, variances = active_units(vae, torch.rand(50, 6))
+        >>> variances.shape
+        torch.Size([2])
 
     References:
-        Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016), section 5.2.
+        Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016),
+        section 5.2.
     """
     variances = posterior_means(model, x).var(dim=0)
     return int((variances > threshold).sum()), variances

@@ -13,7 +13,13 @@ from matplotlib.figure import Figure
 
 
 def set_theme() -> None:
-    """One seaborn style for every figure of the book."""
+    """One seaborn style for every figure of the book.
+
+    Example:
+        >>> set_theme()
+        >>> plt.rcParams["image.cmap"]
+        'gray_r'
+    """
     sns.set_theme(context="notebook", style="whitegrid", palette="deep")
     plt.rcParams.update(
         {"figure.dpi": 110, "savefig.bbox": "tight", "image.cmap": "gray_r"}
@@ -27,7 +33,14 @@ def image_grid(
     title: str | None = None,
     side: int = 28,
 ) -> Axes:
-    """Show a batch of images (``[N, side*side]`` or ``[N, side, side]``) as one grid."""
+    """Show a batch of images (``[N, side*side]`` or ``[N, side, side]``) as a grid.
+
+    Example:
+        >>> ax = image_grid(torch.rand(10, 784), nrow=5, title="ten images")
+        >>> ax.get_images()[0].get_array().shape  # 2 rows, 5 columns, 1-pixel margins
+        (60, 150)
+        >>> plt.close("all")
+    """
     images = images.detach().float().cpu().reshape(-1, side, side)
     n = images.shape[0]
     ncol = -(-n // nrow)
@@ -50,7 +63,15 @@ def image_grid(
 def training_curves(
     history: Sequence[dict[str, float]], keys: Sequence[str] = ("elbo", "recon", "kl")
 ) -> Figure:
-    """One panel per logged quantity against the epoch, training and (if present) validation."""
+    """One panel per logged quantity against the epoch, training and validation.
+
+    Example:
+        >>> history = [{"epoch": 1, "elbo": -120.0, "valid_elbo": -118.0},
+        ...            {"epoch": 2, "elbo": -110.0, "valid_elbo": -109.0}]
+        >>> [ax.get_title() for ax in training_curves(history).axes]
+        ['elbo']
+        >>> plt.close("all")
+    """
     keys = [k for k in keys if k in history[0]]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     epochs = [h["epoch"] for h in history]
@@ -73,7 +94,14 @@ def training_curves(
 def latent_scatter(
     z: torch.Tensor, labels: torch.Tensor, ax: Axes | None = None, size: float = 3
 ) -> Axes:
-    """Scatter 2-D latent codes coloured by digit label."""
+    """Scatter 2-D latent codes coloured by digit label.
+
+    Example:
+        >>> ax = latent_scatter(torch.randn(30, 2), torch.arange(30) % 10)
+        >>> len(ax.collections), ax.get_xlabel()
+        (10, '$z_1$')
+        >>> plt.close("all")
+    """
     z = z.detach().cpu().numpy()
     labels = labels.detach().cpu().numpy()
     if ax is None:

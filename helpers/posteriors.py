@@ -1,9 +1,10 @@
-"""A flow posterior q(z|x) in the inverse-autoregressive direction, built from zuko's MAF transforms.
+"""Flow posteriors q(z|x): amortized planar flows and an inverse autoregressive flow.
 
-zuko's ``NormalizingFlow(transform, base)`` maps a sample to the base with ``transform`` (one pass for a
-MAF) and samples with ``transform.inv`` (one pass per feature for a MAF). A posterior is sampled and scored
-far more often than it is inverted, so the encoder below hands zuko the MAF's *inverse* as ``transform``:
-sampling then runs the MAF's cheap direction, which is exactly an inverse autoregressive flow (IAF), and
+zuko's ``NormalizingFlow(transform, base)`` maps a sample to the base with
+``transform`` and samples with ``transform.inv``. A posterior is sampled and scored far
+more often than it is inverted, so each encoder below hands zuko its flow's *inverse*
+as ``transform``: sampling then runs the cheap direction (planar layers forward; a MAF's
+one-pass direction, which is exactly an inverse autoregressive flow), and
 ``rsample_and_log_prob`` scores its own sample in that same pass.
 """
 
@@ -14,22 +15,96 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 import zuko
 from torch import Tensor
+from torch.distributions import Distribution
 from zuko.distributions import DiagNormal, NormalizingFlow
 from zuko.lazy import LazyDistribution
 
-from helpers.models import MIN_SCALE, VAE, _check_features, bernoulli_vae, mlp
+from helpers.flows import PlanarTransform, sampling_flow
+from helpers.models import MIN_SCALE, VAE, bernoulli_vae, check_features, mlp
+
+
+class PlanarFlowEncoder(LazyDistribution):
+    """q(z | x): N(mu(x), diag sigma(x)²), then ``flows`` planar layers whose (u, w, b)
+    depend on x.
+
+    One MLP outputs mu, sigma and, for each layer, u, w (``z_features`` each) and b.
+    With ``flows=0`` this is the Gaussian encoder. ``forward(x)`` returns a
+    distribution with ``rsample_and_log_prob``.
+
+    Example:
+        >>> import torch
+        >>> q = PlanarFlowEncoder(6, 2, hidden=(8,), flows=3)(torch.rand(5, 6))
+        >>> z, log_q = q.rsample_and_log_prob()
+        >>> z.shape, log_q.shape
+        (torch.Size([5, 2]), torch.Size([5]))
+
+    References:
+        Rezende & Mohamed, Variational Inference with Normalizing Flows (2015),
+        section 4.
+    """
+
+    def __init__(
+        self,
+        x_features: int,
+        z_features: int,
+        hidden: Sequence[int] = (512, 512),
+        flows: int = 4,
+    ) -> None:
+        super().__init__()
+        self.x_features, self.z_features, self.flows = x_features, z_features, flows
+        self.net = mlp(
+            x_features, hidden, 2 * z_features + flows * (2 * z_features + 1)
+        )
+
+    def forward(self, x: Tensor) -> Distribution:
+        check_features(x, self.x_features, "PlanarFlowEncoder")
+        d, k = self.z_features, self.flows
+        loc, raw_scale, params = self.net(x).split([d, d, k * (2 * d + 1)], dim=-1)
+        base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
+        u, w, b = params.unflatten(-1, (k, 2 * d + 1)).split([d, d, 1], dim=-1)
+        # unbind: one backward op, not K
+        layers = zip(u.unbind(-2), w.unbind(-2), b.squeeze(-1).unbind(-1))
+        return sampling_flow(base, [PlanarTransform(*uwb) for uwb in layers])
+
+
+def planar_vae(
+    x_features: int = 784,
+    z_features: int = 32,
+    hidden: Sequence[int] = (512, 512),
+    prior: LazyDistribution | None = None,
+    flows: int = 4,
+) -> VAE:
+    """The book's VAE with an amortized planar posterior of ``flows`` layers.
+
+    Example:
+        >>> vae = planar_vae(6, 2, (8,), flows=16)
+        >>> vae.encoder.flows, type(vae.decoder).__name__
+        (16, 'BernoulliDecoder')
+    """
+    encoder = PlanarFlowEncoder(x_features, z_features, hidden, flows=flows)
+    return bernoulli_vae(x_features, z_features, hidden, prior, encoder=encoder)
 
 
 class IAFEncoder(LazyDistribution):
-    """q(z | x): N(mu(x), diag sigma(x)²) pushed through ``transforms`` autoregressive layers conditioned on h(x).
+    """q(z | x): N(mu(x), diag sigma(x)²) pushed through ``transforms`` autoregressive
+    layers conditioned on h(x).
 
-    One MLP outputs mu, sigma and a context vector h (``context`` features); each layer is a zuko
-    ``MaskedAutoregressiveTransform`` (a MADE with ``flow_hidden`` units) that reads h. ``forward(x)`` returns a
-    ``NormalizingFlow`` whose ``rsample_and_log_prob`` costs one MADE pass per layer; its ``log_prob`` of an
-    arbitrary z needs ``z_features`` passes per layer (the autoregressive inverse) and is for checks only.
+    One MLP outputs mu, sigma and a context vector h (``context`` features); each layer
+    is a zuko ``MaskedAutoregressiveTransform`` (a MADE with ``flow_hidden`` units) that
+    reads h. ``forward(x)`` returns a ``NormalizingFlow`` whose ``rsample_and_log_prob``
+    costs one MADE pass per layer; its ``log_prob`` of an arbitrary z needs
+    ``z_features`` passes per layer (the autoregressive inverse): for checks only.
+
+    Example:
+        >>> import torch
+        >>> encoder = IAFEncoder(6, 2, hidden=(8,), context=4, flow_hidden=(8,))
+        >>> z, log_q = encoder(torch.rand(5, 6)).rsample_and_log_prob()
+        >>> z.shape, log_q.shape
+        (torch.Size([5, 2]), torch.Size([5]))
 
     References:
-        Kingma et al., Improved Variational Inference with Inverse Autoregressive Flow (2016).
+        Kingma et al., Improved Variational Inference with Inverse Autoregressive Flow
+        (2016).
         Papamakarios et al., Masked Autoregressive Flow for Density Estimation (2017).
     """
 
@@ -51,12 +126,11 @@ class IAFEncoder(LazyDistribution):
             transforms=transforms,
             hidden_features=tuple(flow_hidden),
         )
-        self.transform = (
-            maf.transform.inv
-        )  # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
+        # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
+        self.transform = maf.transform.inv
 
     def forward(self, x: Tensor) -> NormalizingFlow:
-        _check_features(x, self.x_features, "IAFEncoder")
+        check_features(x, self.x_features, "IAFEncoder")
         d = self.z_features
         loc, raw_scale, h = self.net(x).split([d, d, self.context], dim=-1)
         base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
@@ -70,7 +144,14 @@ def iaf_vae(
     prior: LazyDistribution | None = None,
     **flow: int | Sequence[int],
 ) -> VAE:
-    """The book's VAE with an IAF posterior (``flow``: ``context``, ``transforms``, ``flow_hidden``)."""
-    return bernoulli_vae(
-        IAFEncoder(x_features, z_features, hidden, **flow), z_features, hidden, prior
-    )
+    """The book's VAE with an IAF posterior.
+
+    ``flow`` goes to :class:`IAFEncoder`: ``context``, ``transforms``, ``flow_hidden``.
+
+    Example:
+        >>> vae = iaf_vae(6, 2, (8,), context=4, flow_hidden=(8,))
+        >>> type(vae.encoder).__name__
+        'IAFEncoder'
+    """
+    encoder = IAFEncoder(x_features, z_features, hidden, **flow)
+    return bernoulli_vae(x_features, z_features, hidden, prior, encoder=encoder)

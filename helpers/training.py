@@ -1,14 +1,26 @@
-"""``fit``: the one training loop of the book, with a NaN guard and a checkpoint cache."""
+"""``fit``: the one training loop of the book, in parts that each do one job.
+
+- :func:`train_epoch` runs one epoch of Adam steps, with a NaN guard
+  (:class:`RunningLogs`) that never waits for the device between steps;
+- :func:`validate` scores held-out data with the objective;
+- :class:`EarlyStopping` keeps the best weights by a validation metric and says when
+  to stop;
+- :func:`run_key`, :func:`load_trained` and :func:`save_trained` cache trained weights
+  under ``_cache/``;
+- :func:`prepare_data` binarizes the validation images once;
+- :func:`show_progress` writes one progress line per epoch;
+- :func:`fit` puts them together, with the learning rate decayed after each epoch.
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,9 +28,9 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from helpers.cache import cache_path, load_checkpoint, save_checkpoint
-from helpers.data import Binarization, batches
+from helpers.data import Binarization, batches, held_out_binarization
 from helpers.objectives import elbo_loss
-from helpers.runtime import is_quick, seed_from_env
+from helpers.runtime import env_flag, is_quick, seed_from_env
 
 Objective = Callable[[nn.Module, tuple[Tensor, ...], float], dict[str, Tensor]]
 History = list[dict[str, float]]
@@ -26,30 +38,41 @@ COMPILE_ENV = "VAEBOOK_COMPILE"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A logged training quantity became NaN or infinite."""
+    """A logged training quantity became NaN or infinite.
+
+    Example:
+        >>> issubclass(NonFiniteLossError, FloatingPointError)
+        True
+    """
 
 
 def compile_from_env() -> bool:
-    """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives by default."""
-    return os.environ.get(COMPILE_ENV, "0").strip().lower() not in {
-        "",
-        "0",
-        "false",
-        "no",
-    }
+    """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives by default.
+
+    Example:
+        >>> compile_from_env() == env_flag("VAEBOOK_COMPILE")
+        True
+    """
+    return env_flag(COMPILE_ENV)
 
 
 def compiled(objective: Objective) -> Objective:
-    """``torch.compile(objective)``, or ``objective`` itself (with a warning) where compiling fails.
+    """``torch.compile(objective)``, or ``objective`` (and a warning) where that fails.
 
-    A failure shows at the first call (no compiler, an unsupported Python or torch build), so that call
-    is retried eagerly and every later call goes straight to the eager objective.
+    A failure shows at the first call (no compiler, an unsupported Python or torch
+    build), so that call is retried eagerly and every later call goes straight to the
+    eager objective.
+
+    Example:
+        >>> callable(compiled(elbo_loss))
+        True
     """
     try:
         fast = torch.compile(objective)
     except Exception as err:  # e.g. torch.compile unsupported on this Python
         warnings.warn(
-            f"torch.compile is unavailable ({type(err).__name__}: {err}); training eagerly.",
+            f"torch.compile is unavailable ({type(err).__name__}: {err}); "
+            "training eagerly.",
             stacklevel=2,
         )
         return objective
@@ -66,7 +89,8 @@ def compiled(objective: Objective) -> Objective:
             except Exception as err:
                 failed = True
                 warnings.warn(
-                    f"torch.compile failed ({type(err).__name__}: {err}); training eagerly.",
+                    f"torch.compile failed ({type(err).__name__}: {err}); "
+                    "training eagerly.",
                     stacklevel=2,
                 )
         return objective(model, batch, progress)
@@ -75,32 +99,138 @@ def compiled(objective: Objective) -> Objective:
 
 
 def describe(objective: Callable[..., Any]) -> str:
-    """A stable text for an objective (``functools.partial`` keywords included), for cache keys."""
+    """A stable text for an objective (``functools.partial`` keywords too), for caching.
+
+    Example:
+        >>> describe(functools.partial(elbo_loss, beta=4.0))
+        "helpers.objectives.elbo_loss([('beta', 4.0)])"
+    """
     if isinstance(objective, functools.partial):
         return f"{describe(objective.func)}({sorted(objective.keywords.items())})"
-    return f"{getattr(objective, '__module__', '')}.{getattr(objective, '__qualname__', repr(objective))}"
+    module = getattr(objective, "__module__", "")
+    return f"{module}.{getattr(objective, '__qualname__', repr(objective))}"
 
 
-def _raise_non_finite(
-    names: list[str], first_bad: Tensor, epoch: int, steps_per_epoch: int
-) -> None:
-    bad = {
-        name: int(step) for name, step in zip(names, first_bad.tolist()) if step >= 0
-    }
-    if bad:
-        step = min(bad.values())
-        terms = ", ".join(name for name, s in bad.items() if s == step)
-        raise NonFiniteLossError(
-            f"Training diverged in epoch {epoch + 1}, step {step % steps_per_epoch + 1} of the epoch "
-            f"(step {step + 1} overall): {terms} became NaN or infinite. Lower the learning rate, "
-            "check the data for NaN, or bound the scales the model outputs."
-        )
+class RunningLogs:
+    """Sums of an epoch's logged scalars, kept on the device, and where each went bad.
+
+    Adding a step never waits for the device; :meth:`check` (every few hundred steps
+    and at the end of an epoch) raises :class:`NonFiniteLossError` naming the first
+    step at which a quantity became NaN or infinite.
+
+    Example:
+        >>> logs = RunningLogs()
+        >>> logs.add({"loss": torch.tensor(2.0)}, n=4, step=0)
+        >>> logs.add({"loss": torch.tensor(4.0)}, n=4, step=1)
+        >>> logs.means()
+        {'loss': 3.0}
+        >>> logs.add({"loss": torch.tensor(float("nan"))}, n=4, step=2)
+        >>> logs.check(epoch=0, steps_per_epoch=3)
+        Traceback (most recent call last):
+        ...
+        helpers.training.NonFiniteLossError: Training diverged in epoch 1, step 3 ...
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.totals: Tensor | None = None
+        self.first_bad: Tensor | None = None
+        self.count = 0
+
+    def add(self, logs: dict[str, Tensor], n: int, step: int) -> None:
+        """Add one step's logs, each a batch mean over ``n`` examples."""
+        if self.totals is None:
+            self.names = list(logs)
+        values = torch.stack([logs[name].detach().float() for name in self.names])
+        if self.totals is None or self.first_bad is None:
+            self.totals = torch.zeros_like(values)
+            self.first_bad = torch.full_like(values, -1, dtype=torch.long)
+        self.totals += values * n
+        self.count += n
+        bad = (self.first_bad < 0) & ~torch.isfinite(values)
+        self.first_bad = torch.where(bad, step, self.first_bad)
+
+    def check(self, epoch: int, steps_per_epoch: int) -> None:
+        """Raise :class:`NonFiniteLossError` if a quantity has gone NaN or infinite."""
+        if self.first_bad is None:
+            return
+        steps = self.first_bad.tolist()
+        bad = {name: s for name, s in zip(self.names, steps) if s >= 0}
+        if bad:
+            step = min(bad.values())
+            terms = ", ".join(name for name, s in bad.items() if s == step)
+            raise NonFiniteLossError(
+                f"Training diverged in epoch {epoch + 1}, step "
+                f"{step % steps_per_epoch + 1} of the epoch (step {step + 1} overall): "
+                f"{terms} became NaN or infinite. Lower the learning rate, check the "
+                "data for NaN, or bound the scales the model outputs."
+            )
+
+    def means(self) -> dict[str, float]:
+        """The epoch's mean of every logged quantity."""
+        if self.totals is None:
+            return {}
+        return {n: v / self.count for n, v in zip(self.names, self.totals.tolist())}
+
+
+def train_epoch(
+    model: nn.Module,
+    objective: Objective,
+    optimizer: torch.optim.Optimizer,
+    data: tuple[Tensor, ...],
+    epoch: int,
+    epochs: int,
+    batch_size: int = 128,
+    binarization: Binarization = "dynamic",
+    check_every: int = 200,
+) -> dict[str, float]:
+    """One epoch (number ``epoch`` of ``epochs``) of steps; the mean of each log.
+
+    ``objective(model, batch, progress)`` gets ``progress`` from 0 to 1 over all the
+    epochs, for schedules such as KL warm-up.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae = bernoulli_vae(6, 2, (8,))
+        >>> adam = torch.optim.Adam(vae.parameters())
+        >>> logs = train_epoch(vae, elbo_loss, adam, (torch.rand(8, 6),), 0, 1, 4)
+        >>> sorted(logs)
+        ['elbo', 'kl', 'loss', 'recon']
+    """
+    model.train()
+    steps_per_epoch = math.ceil(len(data[0]) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    logs = RunningLogs()
+    each = batches(*data, batch_size=batch_size, binarization=binarization)
+    for step, batch in enumerate(each, start=epoch * steps_per_epoch):
+        out = objective(model, batch, step / total_steps)
+        optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        optimizer.step()
+        logs.add(out, len(batch[0]), step)
+        if (step + 1) % check_every == 0:
+            logs.check(epoch, steps_per_epoch)
+    logs.check(epoch, steps_per_epoch)
+    return logs.means()
 
 
 @torch.no_grad()
-def _validate(
-    model: nn.Module, objective: Objective, valid: tuple[Tensor, ...], batch_size: int
+def validate(
+    model: nn.Module,
+    objective: Objective,
+    valid: tuple[Tensor, ...],
+    batch_size: int = 1000,
 ) -> dict[str, float]:
+    """Mean of every logged quantity but the loss on ``valid``, named ``valid_<name>``.
+
+    The objective runs with ``progress=1`` (the end of any schedule), the model in
+    evaluation mode (and back to its previous mode after).
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> sorted(validate(bernoulli_vae(6, 2, (8,)), elbo_loss, (torch.ones(5, 6),)))
+        ['valid_elbo', 'valid_kl', 'valid_recon']
+    """
     was_training = model.training
     model.eval()
     totals: dict[str, Tensor] = {}
@@ -110,6 +240,158 @@ def _validate(
             totals[key] = totals.get(key, 0.0) + value.detach() * len(batch[0])
     model.train(was_training)
     return {f"valid_{k}": float(v) / n for k, v in totals.items() if k != "loss"}
+
+
+class EarlyStopping:
+    """Keep the weights of the best epoch by ``valid_<metric>`` (higher is better).
+
+    :meth:`update` returns True when ``patience`` epochs have passed without
+    improvement (never, with ``patience=None``); :meth:`restore` loads the best weights.
+
+    Example:
+        >>> model, stopping = nn.Linear(1, 1), EarlyStopping("elbo", patience=2)
+        >>> values = (-3.0, -2.0, -2.5, -2.1)
+        >>> [stopping.update({"valid_elbo": v}, model) for v in values]
+        [False, False, False, True]
+        >>> stopping.best
+        -2.0
+    """
+
+    def __init__(self, metric: str = "elbo", patience: int | None = None) -> None:
+        self.key, self.patience = f"valid_{metric}", patience
+        self.best, self.since_best = -math.inf, 0
+        self.state: dict[str, Tensor] | None = None
+
+    def update(self, record: dict[str, float], model: nn.Module) -> bool:
+        """Note an epoch's record; True when training should stop."""
+        if self.key not in record:
+            raise KeyError(
+                f"The validation metric {self.key!r} is not among the logged "
+                f"quantities {sorted(record)}: the objective must log "
+                f"{self.key.removeprefix('valid_')!r}, or pass fit(metric=...)."
+            )
+        if record[self.key] > self.best:
+            self.best, self.since_best = record[self.key], 0
+            self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.since_best += 1
+        return self.patience is not None and self.since_best >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the best epoch's weights into ``model`` (if any epoch was validated)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
+def run_key(
+    name: str | None, model: nn.Module, objective: Objective, **run: Any
+) -> dict[str, Any]:
+    """Everything that defines a training run, as a dictionary to hash for the cache.
+
+    ``run`` holds :func:`fit`'s settings; the mode and seed are added, and ``config``
+    (if given) is merged in.
+
+    Example:
+        >>> key = run_key("demo", nn.Linear(1, 1), elbo_loss, epochs=2, config={"b": 1})
+        >>> key["epochs"], key["b"], "quick" in key and "seed" in key
+        (2, 1, True)
+    """
+    config = run.pop("config", None) or {}
+    if run.get("metric") == "elbo":  # the default: keys stay as they were before
+        del run["metric"]
+    return {
+        "name": name,
+        "model": repr(model),
+        "objective": describe(objective),
+        **run,
+        "quick": is_quick(),
+        "seed": seed_from_env(),
+        **config,
+    }
+
+
+def load_trained(model: nn.Module, path: Path, label: str) -> History | None:
+    """Load cached weights into ``model`` and return their history; None if none fit.
+
+    Example:
+        >>> load_trained(nn.Linear(1, 1), Path("/nonexistent.pt"), "demo") is None
+        True
+    """
+    device = next(model.parameters()).device
+    payload = load_checkpoint(path, map_location=device)
+    if payload is None:
+        return None
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as err:
+        warnings.warn(
+            f"Checkpoint {path} does not fit the model ({err}); retraining.",
+            stacklevel=2,
+        )
+        return None
+    print(f"{label}: loaded trained weights from {path.name}")
+    return payload["history"]
+
+
+def save_trained(
+    path: Path, model: nn.Module, history: History, key: dict[str, Any]
+) -> None:
+    """Cache ``model``'s weights with their history and run key at ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "demo.pt"
+        >>> save_trained(path, nn.Linear(1, 1), [{"epoch": 1}], {"name": "demo"})
+        >>> load_trained(nn.Linear(1, 1), path, "demo")
+        demo: loaded trained weights from demo.pt
+        [{'epoch': 1}]
+    """
+    payload = {"model": model.state_dict(), "history": history, "config": repr(key)}
+    save_checkpoint(path, payload)
+
+
+def show_progress(bar: tqdm, record: dict[str, float], metric: str = "elbo") -> None:
+    """Show an epoch's training loss (and validation metric) beside its progress bar.
+
+    Example:
+        >>> bar = tqdm(range(1), disable=True)
+        >>> show_progress(bar, {"loss": 91.5, "valid_elbo": -93.25})
+        >>> bar.postfix
+        'loss=91.50, valid_elbo=-93.25'
+    """
+    shown = {"loss": record["loss"]}
+    if f"valid_{metric}" in record:
+        shown[f"valid_{metric}"] = record[f"valid_{metric}"]
+    bar.set_postfix({k: f"{v:.2f}" for k, v in shown.items()})
+
+
+def prepare_data(
+    model: nn.Module,
+    data: Tensor | tuple[Tensor, ...],
+    valid: Tensor | tuple[Tensor, ...] | None,
+    binarization: Binarization,
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None]:
+    """Training and validation data as tuples, the validation images binarized once.
+
+    Raises a clear error when the model and the data are on different devices.
+
+    Example:
+        >>> data, valid = prepare_data(nn.Linear(1, 1), torch.ones(3, 1),
+        ...                            torch.full((2, 1), 0.4), "threshold")
+        >>> len(data), valid[0].tolist()
+        (1, [[0.0], [0.0]])
+    """
+    data = (data,) if isinstance(data, Tensor) else tuple(data)
+    if valid is not None:
+        valid = (valid,) if isinstance(valid, Tensor) else tuple(valid)
+        valid = (held_out_binarization(valid[0], binarization), *valid[1:])
+    device = next(model.parameters()).device
+    if device != data[0].device:
+        raise ValueError(
+            f"model is on {device} but the data is on {data[0].device}; "
+            "call model.to(device)."
+        )
+    return data, valid
 
 
 def fit(
@@ -123,122 +405,68 @@ def fit(
     lr_decay: float = 1.0,
     binarization: Binarization = "dynamic",
     valid: Tensor | tuple[Tensor, ...] | None = None,
+    metric: str = "elbo",
     patience: int | None = None,
     cache: str | None = None,
     config: dict[str, Any] | None = None,
     check_every: int = 200,
     compile: bool | None = None,
 ) -> History:
-    """Train ``model`` with Adam on mini-batches of ``data`` and return the per-epoch history.
+    """Train ``model`` with Adam on mini-batches of ``data``; the per-epoch history.
 
-    - ``objective(model, batch, progress)`` returns ``"loss"`` and any other scalars to log.
-    - ``valid`` (already binarized) is scored each epoch; with ``patience`` training stops when the
-      validation ELBO has not improved for that many epochs, and the best weights are kept.
+    - ``objective(model, batch, progress)`` returns ``"loss"`` and other scalars to log.
+    - ``valid`` (grey levels or binary; binarized here once, seeded, to match
+      ``binarization``) is scored each epoch, and the weights of the epoch with the
+      best ``valid_<metric>`` are kept; with ``patience`` training stops when that has
+      not improved for that many epochs.
     - ``lr_decay`` multiplies the learning rate after each epoch.
-    - ``cache="name"`` stores the trained weights under ``_cache/`` keyed by a hash of everything
-      that defines the run (``config`` adds what the arguments cannot show, e.g. a ``beta``).
-    - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through ``torch.compile``,
-      falling back to eager with a warning where that fails; an objective whose arithmetic depends on
-      ``progress`` (KL warm-up) recompiles as it changes, so compile those that do not.
+    - ``cache="name"`` stores the trained weights under ``_cache/`` keyed by a hash of
+      everything that defines the run (``config`` adds what the arguments cannot show).
+    - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through
+      ``torch.compile`` (eager, with a warning, where that fails); an objective whose
+      arithmetic depends on ``progress`` (KL warm-up) recompiles as it changes.
     - Adam is fused (one kernel per step) on CUDA and on the CPU.
-    """
-    data = (data,) if isinstance(data, Tensor) else tuple(data)
-    valid = (valid,) if isinstance(valid, Tensor) else valid
-    device = data[0].device
-    if next(model.parameters()).device != device:
-        raise ValueError(
-            f"model is on {next(model.parameters()).device} but the data is on {device}; call model.to(device)."
-        )
-    key = {
-        "name": cache, "model": repr(model), "objective": describe(objective), "epochs": epochs,
-        "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "binarization": binarization,
-        "n_train": len(data[0]), "n_valid": None if valid is None else len(valid[0]), "patience": patience,
-        "quick": is_quick(), "seed": seed_from_env(), **(config or {}),
-    }  # fmt: skip
-    path = cache_path(cache, key) if cache else None
-    if (
-        path is not None
-        and (payload := load_checkpoint(path, map_location=device)) is not None
-    ):
-        try:
-            model.load_state_dict(payload["model"])
-            print(f"{cache}: loaded trained weights from {path.name}")
-            return payload["history"]
-        except RuntimeError as err:
-            warnings.warn(
-                f"Checkpoint {path} does not fit the model ({err}); retraining.",
-                stacklevel=2,
-            )
 
-    # Fused Adam: one kernel per step, not a loop over parameters (a step several times faster on 2 CPU cores).
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> x = torch.rand(16, 6)
+        >>> history = fit(bernoulli_vae(6, 2, (8,)), x, epochs=2, batch_size=8,
+        ...               valid=x[:4], patience=5)
+        >>> [h["epoch"] for h in history], "valid_elbo" in history[0]
+        ([1, 2], True)
+    """
+    data, valid = prepare_data(model, data, valid, binarization)
+    key = run_key(
+        cache, model, objective, epochs=epochs, batch_size=batch_size, lr=lr,
+        lr_decay=lr_decay, binarization=binarization, n_train=len(data[0]),
+        n_valid=None if valid is None else len(valid[0]), patience=patience,
+        metric=metric, config=config,
+    )  # fmt: skip
+    path = cache_path(cache, key) if cache else None
+    if path is not None and (trained := load_trained(model, path, cache)) is not None:
+        return trained
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda") or None
-    )
-    step_objective = (
-        compiled(objective)
-        if (compile_from_env() if compile is None else compile)
-        else objective
+        model.parameters(), lr=lr, fused=data[0].device.type in ("cpu", "cuda") or None
     )
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay)
-    steps_per_epoch = math.ceil(len(data[0]) / batch_size)
-    total_steps = epochs * steps_per_epoch
-    history: History = []
-    best, best_state, since_best = -math.inf, None, 0
-    names: list[str] | None = None
-    step = 0
+    use_compile = compile_from_env() if compile is None else compile
+    step_objective = compiled(objective) if use_compile else objective
+    stopping, history = EarlyStopping(metric, patience), []
     bar = tqdm(range(epochs), desc=cache or "training", unit="epoch")
     for epoch in bar:
         start = time.perf_counter()
-        model.train()
-        totals = first_bad = None
-        for batch in batches(*data, batch_size=batch_size, binarization=binarization):
-            logs = step_objective(model, batch, step / total_steps)
-            optimizer.zero_grad(set_to_none=True)
-            logs["loss"].backward()
-            optimizer.step()
-            if names is None:
-                names = list(logs)
-            values = torch.stack([logs[name].detach().float() for name in names])
-            if totals is None:
-                totals = torch.zeros_like(values)
-                first_bad = torch.full_like(values, -1, dtype=torch.long)
-            totals += values * len(batch[0])
-            first_bad = torch.where(
-                (first_bad < 0) & ~torch.isfinite(values), step, first_bad
-            )
-            step += 1
-            if step % check_every == 0:
-                _raise_non_finite(names, first_bad, epoch, steps_per_epoch)
-        _raise_non_finite(names, first_bad, epoch, steps_per_epoch)
-        record = {
-            "epoch": epoch + 1,
-            **{n: v / len(data[0]) for n, v in zip(names, totals.tolist())},
-        }
-        record["lr"] = optimizer.param_groups[0]["lr"]
+        logs = train_epoch(model, step_objective, optimizer, data, epoch, epochs,
+                           batch_size, binarization, check_every)  # fmt: skip
+        record = {"epoch": epoch + 1, **logs, "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
         if valid is not None:
-            record.update(_validate(model, objective, valid, max(batch_size, 1000)))
+            record.update(validate(model, objective, valid, max(batch_size, 1000)))
         record["seconds"] = time.perf_counter() - start
         history.append(record)
-        bar.set_postfix(
-            loss=f"{record['loss']:.2f}",
-            **({"valid_elbo": f"{record['valid_elbo']:.2f}"} if valid else {}),
-        )
-        if valid is not None:
-            if record["valid_elbo"] > best:
-                best, best_state, since_best = (
-                    record["valid_elbo"],
-                    copy.deepcopy(model.state_dict()),
-                    0,
-                )
-            else:
-                since_best += 1
-                if patience is not None and since_best >= patience:
-                    break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        show_progress(bar, record, metric)
+        if valid is not None and stopping.update(record, model):
+            break
+    stopping.restore(model)
     if path is not None:
-        save_checkpoint(
-            path, {"model": model.state_dict(), "history": history, "config": repr(key)}
-        )
+        save_trained(path, model, history, key)
     return history

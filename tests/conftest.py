@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.models import gaussian_vae
+from helpers.models import bernoulli_vae
 
 
 @pytest.fixture
 def tiny_vae() -> torch.nn.Module:
     torch.manual_seed(0)
-    return gaussian_vae(x_features=12, z_features=3, hidden=(16,))
+    return bernoulli_vae(x_features=12, z_features=3, hidden=(16,))
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""The importance-sampled likelihood against a linear-Gaussian model whose evidence is exact."""
+"""The importance-sampled likelihood against a linear-Gaussian model whose evidence is
+exact, and the scores a chapter prints."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 from torch.distributions import MultivariateNormal
@@ -14,7 +16,8 @@ from helpers.evaluation import (
     active_units,
     evaluate_elbo,
     importance_log_likelihood,
-    nll,
+    mean_and_se,
+    score,
 )
 from helpers.models import VAE, standard_normal_prior
 
@@ -68,9 +71,31 @@ def test_inexact_posterior_bounds_tighten_towards_the_evidence():
     iwae = importance_log_likelihood(model, x, 2000).mean()
     assert elbo < iwae.item() < exact.item() + 0.01
     assert exact.item() - iwae.item() < 0.05 < exact.item() - elbo
-    mean, stderr = nll(model, x, 100)
-    assert abs(mean + exact.item()) < 0.1
-    assert abs(stderr - exact_log_evidence(x).std().item() / math.sqrt(len(x))) < 0.05
+    scores = score(model, x, n_samples=100)
+    row = scores.row()
+    assert abs(row["NLL"] + exact.item()) < 0.1
+    expected_se = exact_log_evidence(x).std().item() / math.sqrt(len(x))
+    assert abs(row["NLL s.e."] - expected_se) < 0.05
+    assert row["test ELBO"] == pytest.approx(row["reconstruction"] - row["KL"])
+    assert row["log p_K - ELBO"] > 0 and scores.bound_holds()
+
+
+def test_score_is_repeatable_and_paired_differences_are_tight():
+    torch.manual_seed(0)
+    x = torch.randn(300, 3) * 2
+    wide, exact = make_model(widen=1.6), make_model()
+    first, again = score(wide, x, 50), score(wide, x, 50)
+    assert torch.equal(first.log_px, again.log_px)  # seeded: the same numbers
+    assert torch.equal(first.elbo, again.elbo)
+    difference, difference_se = mean_and_se(score(exact, x, 50).log_px - first.log_px)
+    _, single_se = mean_and_se(first.log_px)
+    assert difference > 0 and difference_se < single_se / 10
+
+
+def test_a_broken_estimator_fails_the_bound_check():
+    scores = score(make_model(), torch.randn(50, 3), 10)
+    broken = scores._replace(log_px=scores.elbo - 1.0)
+    assert scores.bound_holds() and not broken.bound_holds()
 
 
 def test_active_units_counts_dimensions_that_depend_on_x():

@@ -1,4 +1,5 @@
-"""Planar and radial transforms: log-determinants, inverses, batching, stability, the amortized encoder."""
+"""Planar and radial transforms: log-determinants, inverses, batching, stability,
+and the amortized planar encoder built on them."""
 
 from __future__ import annotations
 
@@ -8,14 +9,8 @@ from torch import Tensor
 from torch.distributions import Transform
 
 from helpers.evaluation import importance_log_likelihood
-from helpers.flows import (
-    PlanarFlowEncoder,
-    PlanarTransform,
-    RadialTransform,
-    compose,
-    sampling_flow,
-)
-from helpers.models import VAE, BernoulliDecoder, standard_normal_prior
+from helpers.flows import PlanarTransform, RadialTransform, compose, sampling_flow
+from helpers.posteriors import PlanarFlowEncoder, planar_vae
 
 D, B = 4, 6
 CASES = ["random", "wu_very_negative", "large_scales"]
@@ -55,7 +50,8 @@ def radial(
 
 
 def autograd_logdet(transform: Transform, z: Tensor) -> Tensor:
-    """log|det ∂f/∂z| per row of ``z`` [B, D], from the diagonal blocks of the full autograd Jacobian."""
+    """log|det ∂f/∂z| per row of ``z`` [B, D], from the diagonal blocks of the full
+    autograd Jacobian."""
     full = torch.autograd.functional.jacobian(transform, z)  # [B, D, B, D]
     blocks = full[torch.arange(len(z)), :, torch.arange(len(z)), :]  # [B, D, D]
     return torch.linalg.slogdet(blocks).logabsdet
@@ -88,7 +84,7 @@ def test_inverse_round_trip(make, case: str) -> None:
 
 @pytest.mark.parametrize("scale", [1.0, 5.0, 30.0])
 def test_planar_inverse_solves_the_equation_everywhere(scale: float) -> None:
-    # many points, large |wᵀû|: a Newton iteration without safeguards cycles on some of them
+    # many points, large |wᵀû|: Newton's iteration without safeguards cycles on some
     generator = torch.Generator().manual_seed(7)
     u, w = (
         scale * torch.randn(B, D, generator=generator, dtype=torch.float64)
@@ -165,11 +161,7 @@ def test_sampling_flow_scores_its_sample_in_one_pass() -> None:
 
 def test_importance_log_likelihood_with_planar_encoder() -> None:
     torch.manual_seed(6)
-    model = VAE(
-        PlanarFlowEncoder(12, 3, (16,), flows=2),
-        BernoulliDecoder(3, 12, (16,)),
-        standard_normal_prior(3),
-    )
+    model = planar_vae(12, 3, (16,), flows=2)
     x = torch.bernoulli(torch.full((9, 12), 0.3))
     log_px = importance_log_likelihood(
         model, x, n_samples=20, batch_size=4, max_points=16

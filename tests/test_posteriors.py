@@ -1,4 +1,5 @@
-"""The IAF posterior: one pass to sample and score, a normalised density, and the VAE plumbing around it."""
+"""The IAF posterior: one pass to sample and score, a normalised density, and the VAE
+plumbing around it."""
 
 from __future__ import annotations
 
@@ -6,20 +7,11 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from helpers.evaluation import importance_log_likelihood, log_importance_weights
 from helpers.objectives import elbo_loss, elbo_terms
 from helpers.posteriors import IAFEncoder, iaf_vae
-
-
-def count_made_calls(module: nn.Module) -> list[int]:
-    """A one-element counter that every forward pass of a MADE (zuko's MaskedMLP) increments."""
-    calls = [0]
-    for sub in module.modules():
-        if type(sub).__name__ == "MaskedMLP":
-            sub.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
-    return calls
+from helpers.timing import MadeCalls
 
 
 @pytest.fixture
@@ -29,16 +21,15 @@ def encoder() -> IAFEncoder:
 
 
 def test_sample_and_score_is_one_pass_per_layer(encoder):
-    calls = count_made_calls(encoder)
     q = encoder(torch.rand(5, 12))
-    z, log_q = q.rsample_and_log_prob()
+    with MadeCalls(encoder) as sampling:
+        z, log_q = q.rsample_and_log_prob()
     assert z.shape == (5, 4) and log_q.shape == (5,)
-    assert calls[0] == 3  # one MADE call per layer
-    calls[0] = 0
-    q.log_prob(z)
-    assert calls[0] == 3 * (
-        4 + 1
-    )  # the autoregressive inverse: one pass per feature, then the Jacobian
+    assert sampling.count == 3  # one MADE call per layer
+    with MadeCalls(encoder) as inversion:
+        q.log_prob(z)
+    # the autoregressive inverse: one pass per feature, then the Jacobian
+    assert inversion.count == 3 * (4 + 1)
 
 
 def test_log_prob_of_own_sample_matches_one_pass_score(encoder):

@@ -31,6 +31,15 @@ def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
     )
 
 
+def test_env_flag_is_the_one_parser(monkeypatch):
+    monkeypatch.setenv("VAEBOOK_COMPILE", " No ")
+    assert not runtime.env_flag("VAEBOOK_COMPILE")
+    monkeypatch.setenv("VAEBOOK_COMPILE", "on")
+    assert runtime.env_flag("VAEBOOK_COMPILE")
+    monkeypatch.delenv("VAEBOOK_COMPILE")
+    assert not runtime.env_flag("VAEBOOK_COMPILE")
+
+
 def test_bad_seed(monkeypatch):
     monkeypatch.setenv("VAEBOOK_SEED", "zero")
     with pytest.raises(ValueError, match="VAEBOOK_SEED"):

@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from helpers import cache as cache_module
+from helpers.data import fixed_binarization
 from helpers.objectives import elbo_loss
-from helpers.training import NonFiniteLossError, describe, fit
+from helpers.training import (
+    EarlyStopping,
+    NonFiniteLossError,
+    describe,
+    fit,
+    run_key,
+    train_epoch,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +126,63 @@ def test_compile_follows_the_environment(tiny_vae, binary_data, monkeypatch):
     monkeypatch.setenv("VAEBOOK_COMPILE", "0")
     fit(tiny_vae, binary_data, epochs=1, batch_size=16)
     assert compiled == [elbo_loss]
+
+
+def test_validation_images_are_binarized_inside_fit(tiny_vae, binary_data):
+    grey = torch.full((16, 12), 0.5)
+    seen = []
+
+    def recording(model, batch, progress):
+        if not model.training:
+            seen.append(batch[0])
+        return elbo_loss(model, batch, progress)
+
+    fit(tiny_vae, binary_data, epochs=2, batch_size=16, objective=recording, valid=grey)
+    assert len(seen) == 2 and torch.equal(seen[0], seen[1])  # one seeded draw
+    assert set(seen[0].unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(seen[0], fixed_binarization(grey, seed=1))
+
+
+def test_the_validation_metric_is_an_argument(tiny_vae, binary_data):
+    def with_bound(model, batch, progress):
+        logs = elbo_loss(model, batch, progress)
+        return {**logs, "bound": logs["elbo"] + 1.0}
+
+    history = fit(
+        tiny_vae, binary_data, epochs=2, batch_size=16, objective=with_bound,
+        valid=binary_data[:16], metric="bound",
+    )  # fmt: skip
+    assert history[0]["valid_bound"] == pytest.approx(history[0]["valid_elbo"] + 1)
+    with pytest.raises(KeyError, match="valid_missing"):
+        fit(tiny_vae, binary_data, epochs=1, valid=binary_data, metric="missing")
+
+
+def test_early_stopping_keeps_the_best_weights():
+    model = torch.nn.Linear(1, 1)
+    stopping = EarlyStopping("elbo", patience=1)
+    assert not stopping.update({"valid_elbo": -1.0}, model)
+    best = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert stopping.update({"valid_elbo": -2.0}, model)  # worse, patience 1: stop
+    stopping.restore(model)
+    assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
+
+
+def test_train_epoch_reports_means_and_progress(tiny_vae, binary_data):
+    progress = []
+
+    def recording(model, batch, p):
+        progress.append(p)
+        return elbo_loss(model, batch, p)
+
+    optimizer = torch.optim.Adam(tiny_vae.parameters())
+    logs = train_epoch(tiny_vae, recording, optimizer, (binary_data,), 1, 2, 16)
+    assert progress == [4 / 8, 5 / 8, 6 / 8, 7 / 8]  # the second of two epochs
+    assert logs["elbo"] == pytest.approx(logs["recon"] - logs["kl"], rel=1e-5)
+
+
+def test_run_keys_stay_stable_for_the_default_metric(tiny_vae):
+    with_default = run_key("k", tiny_vae, elbo_loss, epochs=1, metric="elbo")
+    assert with_default == run_key("k", tiny_vae, elbo_loss, epochs=1)
+    assert run_key("k", tiny_vae, elbo_loss, epochs=1, metric="bound") != with_default

@@ -218,7 +218,12 @@ def format_text(text: str, spec: str) -> str:
     Example:
         >>> format_text("3.14159", ".2f"), format_text("'cpu'", "")
         ('3.14', 'cpu')
+        >>> format_text("np.float64(0.5)", ".1%")
+        '50.0%'
     """
+    numpy_scalar = re.fullmatch(r"np\.\w+\((.*)\)", text.strip())
+    if numpy_scalar:  # NumPy 2 writes scalars as np.float64(0.5)
+        text = numpy_scalar.group(1)
     try:
         value = ast.literal_eval(text)
     except (SyntaxError, ValueError):

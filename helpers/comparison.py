@@ -1,0 +1,259 @@
+"""The comparison of chapters 8, 9 and 10: one budget, one set of sizes, one builder.
+
+Every variant is trained on the same data with the same sizes, epochs, batch size and
+learning-rate schedule, under a cache name of its own, so that a model trained for one
+chapter is loaded, not trained again, by the next. The benchmark's model, zuko's VAE
+tutorial, is built here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import torch
+import zuko
+from torch import Tensor
+from zuko.lazy import LazyDistribution
+
+from helpers.data import fixed_binarization, load_mnist
+from helpers.evaluation import score
+from helpers.models import VAE, bernoulli_vae, maf_prior, standard_normal_prior
+from helpers.objectives import elbo_loss, kl_warmup_loss
+from helpers.posteriors import iaf_vae, planar_vae
+from helpers.runtime import is_quick
+from helpers.training import History, Objective, fit
+
+Posterior = Literal["Gaussian", "planar", "IAF"]
+Prior = Literal["Gaussian", "MAF", "NSF"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes and budget shared by every variant of the comparison.
+
+    Example:
+        >>> settings(quick=True).budget()
+        {'epochs': 1, 'batch_size': 256, 'lr': 0.001, 'lr_decay': 0.99}
+    """
+
+    hidden: tuple[int, ...]  # encoder widths (the decoder mirrors them)
+    z: int  # latent dimensions
+    flow_hidden: tuple[int, ...]  # MADE widths of flow priors and IAF posteriors
+    context: int  # features of the IAF's context vector h(x)
+    flows: int  # planar layers
+    epochs: int
+    k_is: int  # importance samples per test image
+    test_images: int | None  # None: all 10 000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: float = 0.99
+
+    def budget(self) -> dict[str, Any]:
+        """:func:`helpers.training.fit`'s schedule arguments."""
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "lr_decay": self.lr_decay,
+        }
+
+
+def settings(quick: bool | None = None) -> Settings:
+    """The comparison's settings: the full ones, or quick mode's (default: the mode).
+
+    Example:
+        >>> full = settings(quick=False)
+        >>> full.hidden, full.z, full.epochs, full.k_is
+        ((1024, 1024), 16, 200, 5000)
+    """
+    if is_quick() if quick is None else quick:
+        return Settings((64, 64), 16, (32, 32), 8, 16, 1, 20, 500)
+    return Settings((1024, 1024), 16, (256, 256), 64, 16, 200, 5000, None)
+
+
+class Variant(NamedTuple):
+    """One model of the comparison: its cache name, posterior, prior and objective.
+
+    Example:
+        >>> VARIANTS["KL-annealed VAE"].objective.__name__
+        'kl_warmup_loss'
+    """
+
+    cache: str | None  # None: not cached
+    posterior: Posterior
+    prior: Prior
+    objective: Objective = elbo_loss
+
+
+VARIANTS: dict[str, Variant] = {
+    "Gaussian VAE": Variant("cmp_gaussian", "Gaussian", "Gaussian"),
+    "KL-annealed VAE": Variant("cmp_kl_warmup", "Gaussian", "Gaussian", kl_warmup_loss),
+    "planar K=16": Variant("cmp_planar16", "planar", "Gaussian"),
+    "IAF posterior": Variant("cmp_iaf", "IAF", "Gaussian"),
+    "MAF prior": Variant("cmp_maf_prior", "Gaussian", "MAF"),
+    "NSF prior": Variant("cmp_nsf_prior", "Gaussian", "NSF"),
+    "MAF prior + IAF posterior": Variant("cmp_maf_iaf", "IAF", "MAF"),
+}
+
+
+def prior(kind: Prior, s: Settings) -> LazyDistribution:
+    """N(0, I), or a MAF or NSF prior of 3 transforms with ``s.flow_hidden`` units.
+
+    Example:
+        >>> type(prior("NSF", settings(quick=True))).__name__
+        'NSF'
+    """
+    if kind == "Gaussian":
+        return standard_normal_prior(s.z)
+    if kind == "MAF":
+        return maf_prior(s.z, 3, s.flow_hidden)
+    if kind == "NSF":
+        return zuko.flows.NSF(features=s.z, transforms=3, hidden_features=s.flow_hidden)
+    raise ValueError(f"prior must be 'Gaussian', 'MAF' or 'NSF', got {kind!r}.")
+
+
+def build(variant: Variant, s: Settings) -> VAE:
+    """The untrained model of ``variant`` at the sizes ``s`` (its prior built first).
+
+    Example:
+        >>> vae = build(VARIANTS["MAF prior + IAF posterior"], settings(quick=True))
+        >>> type(vae.encoder).__name__, type(vae.prior).__name__
+        ('IAFEncoder', 'MAF')
+    """
+    p = prior(variant.prior, s)
+    if variant.posterior == "Gaussian":
+        return bernoulli_vae(784, s.z, s.hidden, p)
+    if variant.posterior == "planar":
+        return planar_vae(784, s.z, s.hidden, p, flows=s.flows)
+    if variant.posterior == "IAF":
+        return iaf_vae(
+            784, s.z, s.hidden, p, context=s.context, flow_hidden=s.flow_hidden
+        )
+    raise ValueError(f"unknown posterior {variant.posterior!r}.")
+
+
+def tutorial_vae(
+    hidden: tuple[int, ...] = (1024, 1024), flow_hidden: tuple[int, ...] = (256, 256)
+) -> VAE:
+    """zuko's VAE tutorial model: a Gaussian encoder and a Bernoulli decoder of
+    ``hidden`` units, 16 latent dimensions and a MAF prior of 3 transforms.
+
+    Example:
+        >>> vae = tutorial_vae((32,), (8,))
+        >>> vae.encoder.z_features, len(vae.prior.transform.transforms)
+        (16, 3)
+    """
+    return bernoulli_vae(784, 16, hidden, prior=maf_prior(16, 3, flow_hidden))
+
+
+class ComparisonData(NamedTuple):
+    """MNIST for the comparison: grey training and validation images, binary test.
+
+    Example:
+        >>> ComparisonData(*[torch.zeros(2)] * 6)._fields[:2]
+        ('x_train', 'y_train')
+    """
+
+    x_train: Tensor
+    y_train: Tensor
+    x_valid: Tensor  # grey levels: fit binarizes them once, seeded
+    y_valid: Tensor
+    x_test: Tensor  # one fixed Bernoulli draw (seed 2)
+    y_test: Tensor
+
+
+def load_data(device: torch.device | str, s: Settings) -> ComparisonData:
+    """The training, validation and (``s.test_images`` of the) test images.
+
+    Example:
+        >>> data = load_data("cpu", settings(quick=True))
+        >>> len(data.x_test), sorted(data.x_test.unique().tolist())
+        (500, [0.0, 1.0])
+    """
+    x_train, y_train = load_mnist("train", device)
+    x_valid, y_valid = load_mnist("valid", device)
+    x_test, y_test = load_mnist("test", device, limit=s.test_images)
+    x_test = fixed_binarization(x_test, seed=2)
+    return ComparisonData(x_train, y_train, x_valid, y_valid, x_test, y_test)
+
+
+def train(
+    model: VAE, variant: Variant, data: ComparisonData, s: Settings, **overrides: Any
+) -> History:
+    """Train ``model`` on the comparison's budget (``overrides`` change it), cached.
+
+    Example:
+        >>> s, variant = settings(quick=True), VARIANTS["Gaussian VAE"]
+        >>> x = torch.rand(64, 784)
+        >>> data = ComparisonData(x, None, x[:16], None, None, None)
+        >>> len(train(build(variant, s), variant, data, s, epochs=2, cache=None))
+        2
+    """
+    arguments = {
+        "objective": variant.objective,
+        "valid": data.x_valid,
+        "binarization": "dynamic",
+        "cache": variant.cache,
+        **s.budget(),
+        **overrides,
+    }
+    return fit(model, data.x_train, **arguments)
+
+
+def train_variants(
+    variants: dict[Any, Variant],
+    data: ComparisonData,
+    s: Settings,
+    device: torch.device | str,
+) -> tuple[dict[Any, VAE], dict[Any, History]]:
+    """Build (from seed 0) and train every variant; the models and their histories.
+
+    Example:
+        >>> s, x = settings(quick=True), torch.rand(32, 784)
+        >>> data = ComparisonData(x, None, x[:8], None, None, None)
+        >>> variants = {"plain": Variant(None, "Gaussian", "Gaussian")}
+        >>> models, histories = train_variants(variants, data, s, "cpu")
+        >>> len(histories["plain"]) == s.epochs
+        True
+    """
+    models, histories = {}, {}
+    for key, variant in variants.items():
+        torch.manual_seed(0)
+        models[key] = build(variant, s).to(device)
+        histories[key] = train(models[key], variant, data, s)
+    return models, histories
+
+
+def score_variants(
+    models: dict[Any, VAE],
+    histories: dict[Any, History],
+    x_test: Tensor,
+    s: Settings,
+    columns: Sequence[str] | None = None,
+) -> dict[Any, dict[str, float]]:
+    """A table row per model: its :func:`helpers.evaluation.score` on ``x_test`` with
+    ``s.k_is`` samples (``columns`` of :meth:`~helpers.evaluation.Scores.row`), then
+    its mean seconds per training epoch.
+
+    Raises ``AssertionError`` where the importance-sampled log-likelihood falls below
+    the ELBO by more than four standard errors: the estimator would be broken.
+
+    Example:
+        >>> s = settings(quick=True)
+        >>> model = build(VARIANTS["Gaussian VAE"], s)
+        >>> x = torch.bernoulli(torch.full((8, 784), 0.3))
+        >>> history = [{"seconds": 2.0}]
+        >>> rows = score_variants({"g": model}, {"g": history}, x, s, ["NLL"])
+        >>> list(rows["g"])
+        ['NLL', 's / epoch']
+    """
+    rows = {}
+    for key, model in models.items():
+        scores = score(model, x_test, s.k_is)
+        if not scores.bound_holds():
+            raise AssertionError(f"{key}: importance sampling fell below the ELBO")
+        seconds = [record["seconds"] for record in histories[key]]
+        rows[key] = {**scores.row(columns), "s / epoch": sum(seconds) / len(seconds)}
+    return rows
