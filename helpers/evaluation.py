@@ -214,12 +214,34 @@ def posterior_means(
     return torch.cat(means)
 
 
+def covariance_of_means(first: Tensor, second: Tensor) -> Tensor:
+    """Var_x(E_q[z_u | x]) per dimension u from two independent estimates of the means.
+
+    ``first`` and ``second`` (``[N, D]``) estimate E_q[z | x_n] with independent draws.
+    Their Monte Carlo errors are independent of each other and of x, so the covariance
+    across images of the two estimates is unbiased for the variance of the true means:
+    the noise of one sample mean (about Var_q(z_u) / n_samples) does not add to it, as
+    it does to ``first.var(0)``. With exact means (two equal estimates) it is the
+    variance.
+
+    Example:
+        >>> means = torch.tensor([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+        >>> covariance_of_means(means, means)
+        tensor([4., 0.])
+    """
+    a, b = first - first.mean(0), second - second.mean(0)
+    return (a * b).sum(0) / (len(first) - 1)
+
+
 def active_units(
-    model: nn.Module, x: Tensor, threshold: float = 0.01
+    model: nn.Module, x: Tensor, threshold: float = 0.01, n_samples: int = 64
 ) -> tuple[int, Tensor]:
     """The number of latent dimensions u with Cov_x(E_q[z_u | x]) > threshold.
 
-    Returns that count and every dimension's variance.
+    Returns that count and every dimension's variance. Where q has no closed-form mean
+    (a flow posterior), the means are sample averages of ``n_samples`` draws, and the
+    variance is :func:`covariance_of_means` of two independent such averages, so that
+    their Monte Carlo noise does not make a collapsed unit look active.
 
     Example:
         >>> from helpers.models import bernoulli_vae
@@ -232,5 +254,7 @@ def active_units(
         Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016),
         section 5.2.
     """
-    variances = posterior_means(model, x).var(dim=0)
+    first = posterior_means(model, x, n_samples=n_samples)
+    second = posterior_means(model, x, n_samples=n_samples)
+    variances = covariance_of_means(first, second)
     return int((variances > threshold).sum()), variances

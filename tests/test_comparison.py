@@ -30,6 +30,8 @@ def test_every_variant_builds_what_its_name_says():
         x = torch.bernoulli(torch.full((3, 784), 0.3))
         assert vae.decoder(vae.encoder(x).rsample()).log_prob(x).shape == (3,)
     assert build(VARIANTS["planar K=16"], s).encoder.flows == s.flows == 16
+    iaf = build(VARIANTS["IAF posterior"], s).encoder
+    assert len(iaf.transform.transform.transforms) == s.iaf_layers
 
 
 def test_cache_names_are_unique():
@@ -44,3 +46,11 @@ def test_a_build_is_repeatable_from_a_seed():
     torch.manual_seed(0)
     again = build(variant, s).state_dict()
     assert all(torch.equal(first[k], again[k]) for k in first)
+
+
+def test_every_variant_is_selected_on_a_quantity_its_objective_logs():
+    s = settings(quick=True)
+    x = torch.bernoulli(torch.full((4, 784), 0.3))
+    for variant in VARIANTS.values():
+        logs = variant.objective(build(variant, s), (x,), 1.0)
+        assert variant.metric in logs

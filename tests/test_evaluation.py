@@ -19,6 +19,7 @@ from helpers.evaluation import (
     mean_and_se,
     score,
 )
+from helpers.flows import PlanarTransform, sampling_flow
 from helpers.models import VAE, standard_normal_prior
 
 W = torch.tensor(
@@ -107,6 +108,27 @@ def test_active_units_counts_dimensions_that_depend_on_x():
     model = VAE(HalfEncoder(), LinearDecoder(), standard_normal_prior(5))
     count, variances = active_units(model, torch.randn(500, 4))
     assert count == 3 and variances.shape == (5,)
+
+
+def test_a_flow_posterior_equal_to_the_prior_on_some_dimensions_is_inactive_there():
+    # q(z|x): N((x_0, x_1, 0, 0), I) through a planar layer that moves z_0 only, so q
+    # has no closed-form mean and z_2, z_3 are N(0, 1) whatever x: inactive. With 64
+    # samples the noise variance of a sample mean is 1/64 > 0.01, which the
+    # covariance of two independent means removes.
+    class FlowEncoder(LazyDistribution):
+        def forward(self, x):
+            loc = torch.cat([x[:, :2], torch.zeros(len(x), 2)], dim=1)
+            w = torch.tensor([1.0, 0.0, 0.0, 0.0]).expand_as(loc)
+            layer = PlanarTransform(torch.zeros_like(loc), w, torch.zeros(len(x)))
+            return sampling_flow(DiagNormal(loc, torch.ones_like(loc)), [layer])
+
+    model = VAE(FlowEncoder(), LinearDecoder(), standard_normal_prior(4))
+    with pytest.raises(NotImplementedError):
+        _ = model.encoder(torch.zeros(1, 4)).mean
+    torch.manual_seed(0)
+    count, variances = active_units(model, torch.randn(2000, 4))
+    assert count == 2, variances
+    assert variances[2:].abs().max() < 0.003
 
 
 def test_memory_is_bounded_by_max_points_whatever_k():
