@@ -8,6 +8,7 @@ tutorial, is built here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -265,7 +266,8 @@ def score_variants(
     """
     scores = {}
     for key, model in models.items():
-        scores[key] = score(model, x_test, s.k_is)
+        name = re.sub(r"\W+", "-", str(key)).strip("-").lower()
+        scores[key] = score(model, x_test, s.k_is, cache=name)  # once per model
         if not scores[key].bound_holds():
             raise AssertionError(f"{key}: importance sampling fell below the ELBO")
     rows = {}

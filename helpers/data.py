@@ -54,11 +54,52 @@ def _missing_mnist_message(root: Path, reason: str) -> str:
     )
 
 
+MNIST_SIZES = {  # bytes of each uncompressed file: a 16- or 8-byte header, then data
+    "train-images-idx3-ubyte": 16 + 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
+
+
+def check_mnist_files(root: Path, train: bool) -> None:
+    """Refuse a damaged MNIST file (truncated, or another file), naming it.
+
+    A file that is absent is fine here (torchvision then downloads it); one that is
+    there with the wrong size raises ``ValueError`` with what to do.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / "MNIST" / "raw").mkdir(parents=True)
+        >>> check_mnist_files(folder, train=False)  # nothing there: fine
+        >>> _ = (folder / "MNIST/raw/t10k-labels-idx1-ubyte").write_bytes(b"short")
+        >>> check_mnist_files(folder, train=False)
+        Traceback (most recent call last):
+        ...
+        ValueError: The MNIST file .../t10k-labels-idx1-ubyte is damaged: 5 bytes, ...
+    """
+    prefix = "train" if train else "t10k"
+    for name, expected in MNIST_SIZES.items():
+        path = root / "MNIST" / "raw" / name
+        if not name.startswith(prefix) or not path.exists():
+            continue
+        size = path.stat().st_size
+        if size != expected:
+            raise ValueError(
+                f"The MNIST file {path} is damaged: {size} bytes, where MNIST's has "
+                f"{expected}. Delete it (and {path.name}.gz beside it, if that is "
+                "damaged too) so that torchvision downloads it again, or copy an "
+                "intact copy there."
+            )
+
+
 def read_mnist(train: bool) -> tuple[Tensor, Tensor]:
     """MNIST's training or test images as uint8 ``[N, 28, 28]``, and their labels.
 
     Read through torchvision from :func:`data_root`, downloaded there if missing; if
-    that fails too, one ``FileNotFoundError`` says where to put the files.
+    that fails too, one ``FileNotFoundError`` says where to put the files. A damaged
+    file (of the wrong size) raises ``ValueError`` naming it.
 
     Example:
         >>> images, labels = read_mnist(train=False)
@@ -68,6 +109,7 @@ def read_mnist(train: bool) -> tuple[Tensor, Tensor]:
     from torchvision.datasets import MNIST
 
     root = data_root()
+    check_mnist_files(root, train)
     try:
         dataset = MNIST(root, train=train, download=False)
     except RuntimeError:

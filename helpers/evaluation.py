@@ -7,14 +7,20 @@ makes the row of a results table.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from helpers.objectives import ElboTerms, elbo_terms, sample_and_log_prob
+from helpers.runtime import cache_dir
 
 
 def mean_and_se(values: Tensor) -> tuple[float, float]:
@@ -107,18 +113,46 @@ def importance_log_likelihood(
     References:
         Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016).
     """
+    estimates = importance_log_likelihoods(
+        model, x, [n_samples], batch_size, max_points
+    )
+    return estimates[n_samples]
+
+
+@torch.no_grad()
+def importance_log_likelihoods(
+    model: nn.Module,
+    x: Tensor,
+    ks: Sequence[int],
+    batch_size: int = 500,
+    max_points: int | None = None,
+) -> dict[int, Tensor]:
+    """The estimate of :func:`importance_log_likelihood` at every K in ``ks``, from
+    one pass of max(ks) draws: the estimate at K uses the first K of them.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae, x = bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)
+        >>> sorted(importance_log_likelihoods(vae, x, [10, 100]))
+        [10, 100]
+    """
     model.eval()
     if max_points is None:
         max_points = 2**17 if x.device.type == "cuda" else 2**15
-    out = torch.empty(len(x), device=x.device)
+    ks = sorted(set(ks))
+    out = {k: torch.empty(len(x), device=x.device) for k in ks}
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size]
         chunk = max(1, max_points // len(xb))
         acc = torch.full((len(xb),), -math.inf, device=x.device)
-        for done in range(0, n_samples, chunk):
-            weights = log_importance_weights(model, xb, min(chunk, n_samples - done))
-            acc = torch.logaddexp(acc, torch.logsumexp(weights, dim=0))
-        out[start : start + len(xb)] = acc - math.log(n_samples)
+        done = 0
+        for k in ks:
+            while done < k:
+                n = min(chunk, k - done)
+                weights = log_importance_weights(model, xb, n)
+                acc = torch.logaddexp(acc, torch.logsumexp(weights, dim=0))
+                done += n
+            out[k][start : start + len(xb)] = acc - math.log(k)
     return out
 
 
@@ -138,6 +172,7 @@ class Scores(NamedTuple):
     recon: Tensor  # its reconstruction term, log p(x|z)
     kl: Tensor  # its KL term (closed form or one-sample estimate)
     log_px: Tensor  # importance-sampled log p(x)
+    log_px_at: dict[int, Tensor] | None = None  # the same pass's estimates at smaller K
 
     @property
     def gain(self) -> Tensor:
@@ -171,25 +206,104 @@ def score(
     analytic_kl: bool = False,
     batch_size: int = 500,
     max_points: int | None = None,
+    also_k: Sequence[int] = (),
+    cache: str | None = None,
 ) -> Scores:
     """Score ``model`` on binary test images ``x``: ELBO terms and log p(x) per image.
 
     The ELBO takes one posterior sample per image (its KL in closed form with
     ``analytic_kl``); log p(x) is :func:`importance_log_likelihood` with ``n_samples``
-    draws. ``seed`` (unless None) seeds torch first, so that models scored one after
-    another see the same random numbers.
+    draws, and ``log_px_at[k]`` the same pass's estimate from its first k draws for
+    each k in ``also_k``. ``seed`` (unless None) seeds torch first, so that models
+    scored one after another see the same random numbers, and re-seeds it with
+    ``seed + 1`` at the end, so that what follows draws the same numbers whether or
+    not the scores came from the cache.
+
+    With ``cache`` (a name for the trained model, such as its checkpoint's), the
+    result is stored under ``_cache/scores/``, keyed by that name and a hash of the
+    model's weights, the images and every argument above, and an identical call
+    later (in this chapter or another) reads it instead of sampling again.
 
     Example:
         >>> from helpers.models import bernoulli_vae
-        >>> scores = score(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6), n_samples=10)
-        >>> scores.log_px.shape, sorted(scores.row())[:2]
-        (torch.Size([5]), ['KL', 'NLL'])
+        >>> vae, x = bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)
+        >>> scores = score(vae, x, n_samples=10, also_k=(4,))
+        >>> scores.log_px.shape, sorted(scores.row())[:2], list(scores.log_px_at)
+        (torch.Size([5]), ['KL', 'NLL'], [4])
     """
+    settings = {
+        "n_samples": n_samples,
+        "seed": seed,
+        "analytic_kl": analytic_kl,
+        "batch_size": batch_size,
+        "max_points": max_points,
+        "also_k": sorted(set(also_k)),
+    }
+    path = score_cache_path(cache, model, x, settings) if cache else None
+    scores = read_cached_scores(path, x.device) if path else None
+    if scores is None:
+        if seed is not None:
+            torch.manual_seed(seed)
+        terms = elbo_per_image(model, x, analytic_kl=analytic_kl)
+        ks = [n_samples, *also_k]
+        log_px = importance_log_likelihoods(model, x, ks, batch_size, max_points)
+        at = {k: log_px[k] for k in settings["also_k"]}
+        scores = Scores(terms.elbo, terms.recon, terms.kl, log_px[n_samples], at)
+        if path:
+            write_cached_scores(path, scores)
     if seed is not None:
-        torch.manual_seed(seed)
-    terms = elbo_per_image(model, x, analytic_kl=analytic_kl)
-    log_px = importance_log_likelihood(model, x, n_samples, batch_size, max_points)
-    return Scores(terms.elbo, terms.recon, terms.kl, log_px)
+        torch.manual_seed(seed + 1)
+    return scores
+
+
+def score_cache_path(name: str, model: nn.Module, x: Tensor, settings: dict) -> Path:
+    """``_cache/scores/<name>-<hash>.pt``: a hash of weights, images and settings.
+
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> vae, x = bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)
+        >>> a = score_cache_path("vae", vae, x, {"n_samples": 10})
+        >>> a == score_cache_path("vae", vae, x, {"n_samples": 10}), a.parent.name
+        (True, 'scores')
+        >>> a == score_cache_path("vae", vae, x, {"n_samples": 11})
+        False
+    """
+    digest = hashlib.sha256(f"{name}/{type(model).__qualname__}".encode())
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(x.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return cache_dir() / "scores" / f"{name}-{digest.hexdigest()[:16]}.pt"
+
+
+def write_cached_scores(path: Path, scores: Scores) -> None:
+    """Store ``scores`` (on the CPU) at ``path``, atomically."""
+    payload = {name: t.cpu() for name, t in zip(Scores._fields[:4], scores[:4])}
+    payload["log_px_at"] = {
+        int(k): v.cpu() for k, v in (scores.log_px_at or {}).items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def read_cached_scores(path: Path, device: torch.device) -> Scores | None:
+    """The scores stored at ``path``, or None (a damaged file warns, then None)."""
+    if not path.exists():
+        return None
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        at = payload.pop("log_px_at")
+        return Scores(**payload, log_px_at=at)
+    except Exception as err:  # truncated or foreign file: compute the scores again
+        warnings.warn(
+            f"Ignoring the unreadable cached scores {path} ({type(err).__name__}: "
+            f"{err}); they will be computed again and the file overwritten.",
+            stacklevel=3,
+        )
+        return None
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 import zuko
 from torch import Tensor
@@ -23,13 +24,33 @@ from helpers.flows import PlanarTransform, sampling_flow
 from helpers.models import MIN_SCALE, VAE, bernoulli_vae, check_features, mlp
 
 
+def floor_norm(w: Tensor, minimum: float) -> Tensor:
+    """``w`` rescaled along itself to length ``minimum`` where it is shorter.
+
+    A planar layer's û differs from u by (m(wᵀu) - wᵀu) w / ‖w‖², a vector of length
+    |softplus(-wᵀu) - 1| / ‖w‖ ≤ 1 / ‖w‖ + ‖u‖, so ‖û‖ ≤ 2‖u‖ + 1 / ‖w‖: a network
+    that emits a tiny w would make û huge. With ‖w‖ ≥ ``minimum``, ‖û‖ ≤ 2‖u‖ + 1 /
+    ``minimum``. Longer vectors pass unchanged; the direction of a short one is kept
+    (a w of exactly zero, which has none, stays zero).
+
+    Example:
+        >>> floor_norm(torch.tensor([[3e-9, 4e-9], [3.0, 4.0]]), 0.5)
+        tensor([[0.3000, 0.4000],
+                [3.0000, 4.0000]])
+    """
+    norm = w.norm(dim=-1, keepdim=True)
+    tiny = torch.finfo(w.dtype).tiny
+    return w * (norm.clamp(min=minimum) / norm.clamp(min=tiny))
+
+
 class PlanarFlowEncoder(LazyDistribution):
     """q(z | x): N(mu(x), diag sigma(x)²), then ``flows`` planar layers whose (u, w, b)
     depend on x.
 
-    One MLP outputs mu, sigma and, for each layer, u, w (``z_features`` each) and b.
-    With ``flows=0`` this is the Gaussian encoder. ``forward(x)`` returns a
-    distribution with ``rsample_and_log_prob``.
+    One MLP outputs mu, sigma and, for each layer, u, w (``z_features`` each) and b;
+    each w is floored to length ``w_min`` (:func:`floor_norm`), which bounds û. With
+    ``flows=0`` this is the Gaussian encoder. ``forward(x)`` returns a distribution
+    with ``rsample_and_log_prob``.
 
     Example:
         >>> import torch
@@ -49,12 +70,18 @@ class PlanarFlowEncoder(LazyDistribution):
         z_features: int,
         hidden: Sequence[int] = (512, 512),
         flows: int = 4,
+        w_min: float = 0.1,
     ) -> None:
         super().__init__()
         self.x_features, self.z_features, self.flows = x_features, z_features, flows
+        self.w_min = w_min
         self.net = mlp(
             x_features, hidden, 2 * z_features + flows * (2 * z_features + 1)
         )
+
+    def extra_repr(self) -> str:
+        # part of the model's repr, hence of the training cache key
+        return f"flows={self.flows}, w_min={self.w_min}"
 
     def forward(self, x: Tensor) -> Distribution:
         check_features(x, self.x_features, "PlanarFlowEncoder")
@@ -62,6 +89,7 @@ class PlanarFlowEncoder(LazyDistribution):
         loc, raw_scale, params = self.net(x).split([d, d, k * (2 * d + 1)], dim=-1)
         base = DiagNormal(loc, F.softplus(raw_scale) + MIN_SCALE)
         u, w, b = params.unflatten(-1, (k, 2 * d + 1)).split([d, d, 1], dim=-1)
+        w = floor_norm(w, self.w_min)  # a tiny w would give a huge û
         # unbind: one backward op, not K
         layers = zip(u.unbind(-2), w.unbind(-2), b.squeeze(-1).unbind(-1))
         return sampling_flow(base, [PlanarTransform(*uwb) for uwb in layers])

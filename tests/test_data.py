@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import urllib.error
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import torch
 import torchvision
 
 from helpers import data
+from helpers.data import MNIST_SIZES, read_mnist
 
 
 def _no_network(*args, **kwargs):
@@ -84,3 +86,20 @@ def test_batches_cover_every_row_once_and_keep_pairs():
     assert [len(b[0]) for b in data.batches(x, batch_size=4, drop_last=True)] == [4, 4]
     with pytest.raises(ValueError, match="same length"):
         next(data.batches(x, labels[:3], batch_size=4))
+
+
+def test_a_truncated_mnist_file_is_named_with_its_size(tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    source = Path(os.environ["VAEBOOK_DATA"]) / "MNIST" / "raw"
+    for name in MNIST_SIZES:
+        (raw / name).write_bytes((source / name).read_bytes())
+    damaged = raw / "train-images-idx3-ubyte"
+    damaged.write_bytes(damaged.read_bytes()[:4_999_984])  # as in the bug report
+    monkeypatch.setenv("VAEBOOK_DATA", str(tmp_path))
+    with pytest.raises(
+        ValueError, match=r"train-images-idx3-ubyte is damaged: 4999984"
+    ):
+        read_mnist(train=True)
+    images, _ = read_mnist(train=False)  # the intact test files still read
+    assert images.shape == (10_000, 28, 28)

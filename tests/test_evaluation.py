@@ -12,10 +12,12 @@ from torch.distributions import MultivariateNormal
 from zuko.distributions import DiagNormal
 from zuko.lazy import LazyDistribution
 
+from helpers import evaluation
 from helpers.evaluation import (
     active_units,
     evaluate_elbo,
     importance_log_likelihood,
+    importance_log_likelihoods,
     mean_and_se,
     score,
 )
@@ -146,3 +148,42 @@ def test_memory_is_bounded_by_max_points_whatever_k():
     )
     assert max(seen) <= 64 and sum(seen) == 5000 * 10
     assert torch.allclose(estimate, exact_log_evidence(x), atol=1e-4)
+
+
+def test_smaller_k_from_one_pass_uses_the_first_draws():
+    model, x = make_model(), torch.randn(20, 3)
+    torch.manual_seed(3)
+    both = importance_log_likelihoods(model, x, [4, 10], max_points=200)
+    torch.manual_seed(3)
+    alone = importance_log_likelihoods(model, x, [4], max_points=200)
+    assert torch.equal(both[4], alone[4])
+    assert not torch.equal(both[4], both[10])
+
+
+def test_scores_are_cached_by_weights_images_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "cache_dir", lambda: tmp_path)
+    model, x = make_model(), torch.randn(30, 3)
+    first = score(model, x, 20, also_k=(5,), cache="m")
+    after_first = torch.rand(3)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sampled again although the scores were cached")
+
+    monkeypatch.setattr(evaluation, "importance_log_likelihoods", refuse)
+    again = score(model, x, 20, also_k=(5,), cache="m")
+    assert torch.equal(again.log_px, first.log_px)
+    assert torch.equal(again.log_px_at[5], first.log_px_at[5])
+    assert torch.equal(torch.rand(3), after_first)  # the same random numbers follow
+    with pytest.raises(AssertionError, match="sampled again"):
+        score(model, x, 21, also_k=(5,), cache="m")  # another K is another entry
+
+
+def test_a_damaged_score_cache_warns_and_recomputes(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "cache_dir", lambda: tmp_path)
+    model, x = make_model(), torch.randn(10, 3)
+    first = score(model, x, 8, cache="m")
+    (damaged,) = (tmp_path / "scores").glob("m-*.pt")
+    damaged.write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="unreadable cached scores"):
+        again = score(model, x, 8, cache="m")
+    assert torch.equal(again.log_px, first.log_px)

@@ -10,7 +10,7 @@ import torch
 
 from helpers.evaluation import importance_log_likelihood, log_importance_weights
 from helpers.objectives import elbo_loss, elbo_terms
-from helpers.posteriors import IAFEncoder, iaf_vae
+from helpers.posteriors import IAFEncoder, PlanarFlowEncoder, floor_norm, iaf_vae
 from helpers.timing import MadeCalls
 
 
@@ -73,3 +73,35 @@ def test_vae_plumbing_and_bound_order():
         log_px - elbo
     ).mean() > 0  # log p(x) >= ELBO: the IS estimate with K=500 sits above it
     assert math.isfinite(log_px.mean().item())
+
+
+def test_planar_encoder_bounds_u_hat_when_w_is_tiny():
+    # û = u + (m(wᵀu) - wᵀu) w / ‖w‖² has length 0.31 / ‖w‖ when u = 0: an encoder
+    # that emits w ≈ 0 would give a huge û. The floor ‖w‖ ≥ w_min bounds it by
+    # 2‖u‖ + 1 / w_min (here 10).
+    torch.manual_seed(3)
+    d, k = 4, 3
+    encoder = PlanarFlowEncoder(12, d, hidden=(16,), flows=k, w_min=0.1)
+    last = encoder.net[-1]
+    with torch.no_grad():
+        for layer in range(k):
+            start = 2 * d + layer * (2 * d + 1)  # this layer's u, then w, then b
+            last.weight[start : start + 2 * d] = 0.0
+            last.bias[start : start + d] = 0.0  # u = 0
+            last.bias[start + d : start + 2 * d] = 1e-7  # ‖w‖ = 2e-7
+    q = encoder(torch.rand(5, 12))
+    for layer in q.transform.inv.transforms:
+        assert (layer.u_hat.norm(dim=-1) <= 1 / 0.1).all(), layer.u_hat.norm(dim=-1)
+        assert (layer.w.norm(dim=-1) >= 0.1 - 1e-6).all()
+    z, log_q = q.rsample_and_log_prob()
+    assert torch.isfinite(z).all() and torch.isfinite(log_q).all()
+    assert z.abs().max() < 100
+
+
+def test_floor_norm_keeps_long_vectors_and_directions():
+    w = torch.tensor([[3e-9, -4e-9], [0.3, 0.4], [3.0, 4.0]])
+    floored = floor_norm(w, 1.0)
+    torch.testing.assert_close(floored.norm(dim=-1), torch.tensor([1.0, 1.0, 5.0]))
+    torch.testing.assert_close(floored[2], w[2])
+    torch.testing.assert_close(floored / floored.norm(dim=-1, keepdim=True),
+                               w / w.norm(dim=-1, keepdim=True))  # fmt: skip
