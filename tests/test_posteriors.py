@@ -105,3 +105,14 @@ def test_floor_norm_keeps_long_vectors_and_directions():
     torch.testing.assert_close(floored[2], w[2])
     torch.testing.assert_close(floored / floored.norm(dim=-1, keepdim=True),
                                w / w.norm(dim=-1, keepdim=True))  # fmt: skip
+
+
+def test_the_context_reaches_every_coordinate_of_the_sample(encoder):
+    # Two contexts, one base sample: every coordinate of z_T differs, the first one
+    # of each layer's order included, which depends on the context alone.
+    torch.manual_seed(0)
+    z0, (h1, h2) = torch.randn(5, 4), torch.randn(2, 5, 6)
+    with torch.no_grad():
+        sample_1 = encoder.transform(h1).inv(z0)  # the sampling direction, the MAF
+        sample_2 = encoder.transform(h2).inv(z0)
+    assert ((sample_1 - sample_2).abs() > 1e-6).all()
