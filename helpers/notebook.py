@@ -21,17 +21,35 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     displayed, as a plain ``display(value)`` would. Outside IPython it only records
     (and prints the value when ``display``).
 
+    NumPy and one-element torch scalars are glued as Python numbers, whose text
+    myst-nb's format specs (``{glue:text}`name:.2f```) can read.
+
     Example:
-        >>> glue("answer", 42, display=False)
-        >>> GLUED["answer"]
-        42
+        >>> import numpy as np
+        >>> glue("answer", np.float64(0.5), display=False)
+        >>> GLUED["answer"], type(GLUED["answer"]).__name__
+        (0.5, 'float')
     """
+    value = plain_scalar(value)
     GLUED[name] = value
     myst_glue = _myst_glue()
     if myst_glue is not None and _in_ipython():
         myst_glue(name, value, display=display)
     elif display:
         _show(value)
+
+
+def plain_scalar(value: Any) -> Any:
+    """A NumPy scalar or a 0-d array/tensor as the Python number it holds; else as is.
+
+    Example:
+        >>> import numpy as np, torch
+        >>> plain_scalar(np.int64(3)), plain_scalar(torch.tensor(2.5)), plain_scalar("")
+        (3, 2.5, '')
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
 
 
 def _myst_glue() -> Any:
