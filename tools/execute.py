@@ -143,7 +143,7 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None) -> float
 
     def on_cell_executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
         if cell.cell_type == "code":
-            done = sum(1 for c in cells if c.get("execution_count"))
+            done = next((i for i, c in enumerate(cells, 1) if c is cell), cell_index)
             elapsed = time.perf_counter() - started
             print(
                 f"  {path.stem}: cell {done}/{len(cells)} at {elapsed:7.1f} s",
