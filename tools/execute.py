@@ -69,7 +69,7 @@ def clean_outputs(notebook: nbformat.NotebookNode) -> None:
             kept.append(out)
         cell.outputs = kept
         cell.metadata.pop("execution", None)
-    notebook.metadata.get("widgets", None) and notebook.metadata.pop("widgets")
+    notebook.metadata.pop("widgets", None)
 
 
 def device_facts() -> dict[str, Any]:
