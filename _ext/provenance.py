@@ -91,7 +91,7 @@ class ProvenanceTable(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         chapters = sorted(Path(self.env.srcdir, "chapters").glob("[0-9][0-9]_*.ipynb"))
-        estimates = latest_estimates(Path(self.env.srcdir))
+        estimates, machine = latest_estimates(Path(self.env.srcdir))
         rows, total, estimated = [], 0.0, 0.0
         for path in chapters:
             notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -124,19 +124,21 @@ class ProvenanceTable(SphinxDirective):
                 f" The chapters not executed yet are estimated at {estimated:.0f} "
                 "minutes more on a quiet 2-core CPU, from timed partial runs "
                 "(benchmarks/results/sizing-*/: unit costs of each model times the "
-                "chapter's schedule)."
+                "chapter's schedule)" + (f"; the CPU: {machine}." if machine else ".")
             )
         summary = nodes.paragraph(text=text)
         return [table, summary]
 
 
-def latest_estimates(root: Path) -> dict[str, float]:
-    """Estimated full-mode minutes per chapter from the newest sizing record."""
+def latest_estimates(root: Path) -> tuple[dict[str, float], str]:
+    """Estimated full-mode minutes per chapter from the newest sizing record, and the
+    machine they are for (empty where the record does not say)."""
     records = sorted(root.glob("benchmarks/results/sizing-*/estimates.json"))
     if not records:
-        return {}
-    chapters = json.loads(records[-1].read_text())["chapters"]
-    return {number: entry["minutes_corrected"] for number, entry in chapters.items()}
+        return {}, ""
+    record = json.loads(records[-1].read_text())
+    minutes = {n: entry["minutes_corrected"] for n, entry in record["chapters"].items()}
+    return minutes, record.get("machine", "")
 
 
 def build_table(header: list[str], rows: list[list[str]]) -> nodes.table:

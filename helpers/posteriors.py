@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 import zuko
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution
 from zuko.distributions import DiagNormal, NormalizingFlow
 from zuko.lazy import LazyDistribution
@@ -119,9 +119,12 @@ class IAFEncoder(LazyDistribution):
 
     One MLP outputs mu, sigma and a context vector h (``context`` features); each layer
     is a zuko ``MaskedAutoregressiveTransform`` (a MADE with ``flow_hidden`` units) that
-    reads h. ``forward(x)`` returns a ``NormalizingFlow`` whose ``rsample_and_log_prob``
-    costs one MADE pass per layer; its ``log_prob`` of an arbitrary z needs
-    ``z_features`` passes per layer (the autoregressive inverse): for checks only.
+    reads h. With ``identity_init`` each MADE's output layer starts at zero, so that the
+    flow starts as the identity and q(z|x) as the Gaussian encoder (Kingma et al. start
+    their IAF near the identity too). ``forward(x)`` returns a ``NormalizingFlow``
+    whose ``rsample_and_log_prob`` costs one MADE pass per layer; its ``log_prob`` of an
+    arbitrary z needs ``z_features`` passes per layer (the autoregressive inverse): for
+    checks only.
 
     Example:
         >>> import torch
@@ -144,9 +147,11 @@ class IAFEncoder(LazyDistribution):
         context: int = 64,
         transforms: int = 2,
         flow_hidden: Sequence[int] = (256, 256),
+        identity_init: bool = False,
     ) -> None:
         super().__init__()
         self.x_features, self.z_features, self.context = x_features, z_features, context
+        self.identity_init = identity_init
         self.net = mlp(x_features, hidden, 2 * z_features + context)
         maf = zuko.flows.MAF(
             z_features,
@@ -154,8 +159,16 @@ class IAFEncoder(LazyDistribution):
             transforms=transforms,
             hidden_features=tuple(flow_hidden),
         )
+        if identity_init:  # zero shift and log-scale for every input: the identity
+            for layer in maf.transform.transforms:
+                nn.init.zeros_(layer.hyper[-1].weight)
+                nn.init.zeros_(layer.hyper[-1].bias)
         # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
         self.transform = maf.transform.inv
+
+    def extra_repr(self) -> str:
+        # part of the model's repr, hence of the training cache key
+        return f"identity_init={self.identity_init}"
 
     def forward(self, x: Tensor) -> NormalizingFlow:
         check_features(x, self.x_features, "IAFEncoder")
@@ -170,11 +183,12 @@ def iaf_vae(
     z_features: int = 32,
     hidden: Sequence[int] = (512, 512),
     prior: LazyDistribution | None = None,
-    **flow: int | Sequence[int],
+    **flow: int | bool | Sequence[int],
 ) -> VAE:
     """The book's VAE with an IAF posterior.
 
-    ``flow`` goes to :class:`IAFEncoder`: ``context``, ``transforms``, ``flow_hidden``.
+    ``flow`` goes to :class:`IAFEncoder`: ``context``, ``transforms``, ``flow_hidden``,
+    ``identity_init``.
 
     Example:
         >>> vae = iaf_vae(6, 2, (8,), context=4, flow_hidden=(8,))

@@ -53,6 +53,22 @@ def test_density_integrates_to_one_in_two_dimensions():
     assert abs(mass.item() - 1) < 0.02
 
 
+def test_identity_init_starts_as_the_gaussian_encoder():
+    torch.manual_seed(3)
+    encoder = IAFEncoder(
+        12, 4, hidden=(16,), context=6, transforms=2, flow_hidden=(24,),
+        identity_init=True,
+    )  # fmt: skip
+    q = encoder(torch.rand(5, 12))
+    z, log_q = q.rsample_and_log_prob()
+    torch.testing.assert_close(log_q, q.base.log_prob(z))  # the flow moved nothing
+    model = iaf_vae(12, 4, (16,), context=6, flow_hidden=(24,), identity_init=True)
+    x = torch.bernoulli(torch.full((8, 12), 0.3))
+    elbo_loss(model, (x,), 0.0)["loss"].backward()
+    last = model.encoder.transform.transform.transforms[0].hyper[-1]
+    assert last.weight.grad.abs().sum() > 0  # and it can learn to move
+
+
 def test_gradients_reach_encoder_and_flow(encoder):
     model = iaf_vae(12, 4, hidden=(16,), context=6, transforms=2, flow_hidden=(24,))
     x = torch.bernoulli(torch.full((8, 12), 0.3))
