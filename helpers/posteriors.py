@@ -119,9 +119,11 @@ class IAFEncoder(LazyDistribution):
 
     One MLP outputs mu, sigma and a context vector h (``context`` features); each layer
     is a zuko ``MaskedAutoregressiveTransform`` (a MADE with ``flow_hidden`` units) that
-    reads h. With ``identity_init`` each MADE's output layer starts at zero, so that the
-    flow starts as the identity and q(z|x) as the Gaussian encoder (Kingma et al. start
-    their IAF near the identity too). ``forward(x)`` returns a ``NormalizingFlow``
+    reads h. With ``identity_init`` (the default) each MADE's output layer starts at
+    zero, so that the flow starts as the identity and q(z|x) as the Gaussian encoder, as
+    Kingma et al. start theirs near the identity; zuko's random initialisation
+    (``identity_init=False``) trained to a worse posterior than the plain Gaussian one
+    (benchmarks/results/iaf-2026-12-02/). ``forward(x)`` returns a ``NormalizingFlow``
     whose ``rsample_and_log_prob`` costs one MADE pass per layer; its ``log_prob`` of an
     arbitrary z needs ``z_features`` passes per layer (the autoregressive inverse): for
     checks only.
@@ -147,7 +149,7 @@ class IAFEncoder(LazyDistribution):
         context: int = 64,
         transforms: int = 2,
         flow_hidden: Sequence[int] = (256, 256),
-        identity_init: bool = False,
+        identity_init: bool = True,
     ) -> None:
         super().__init__()
         self.x_features, self.z_features, self.context = x_features, z_features, context

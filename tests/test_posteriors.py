@@ -17,7 +17,10 @@ from helpers.timing import MadeCalls
 @pytest.fixture
 def encoder() -> IAFEncoder:
     torch.manual_seed(0)
-    return IAFEncoder(12, 4, hidden=(16,), context=6, transforms=3, flow_hidden=(24,))
+    return IAFEncoder(
+        12, 4, hidden=(16,), context=6, transforms=3, flow_hidden=(24,),
+        identity_init=False,
+    )  # fmt: skip
 
 
 def test_sample_and_score_is_one_pass_per_layer(encoder):
@@ -41,7 +44,15 @@ def test_log_prob_of_own_sample_matches_one_pass_score(encoder):
 
 def test_density_integrates_to_one_in_two_dimensions():
     torch.manual_seed(1)
-    q = IAFEncoder(3, 2, hidden=(8,), context=4, transforms=2, flow_hidden=(16,))(
+    q = IAFEncoder(
+        3,
+        2,
+        hidden=(8,),
+        context=4,
+        transforms=2,
+        flow_hidden=(16,),
+        identity_init=False,
+    )(  # fmt: skip
         torch.rand(1, 3)
     )
     z, _ = q.rsample_and_log_prob(torch.Size([4000]))
@@ -70,7 +81,9 @@ def test_identity_init_starts_as_the_gaussian_encoder():
 
 
 def test_gradients_reach_encoder_and_flow(encoder):
-    model = iaf_vae(12, 4, hidden=(16,), context=6, transforms=2, flow_hidden=(24,))
+    model = iaf_vae(
+        12, 4, (16,), context=6, transforms=2, flow_hidden=(24,), identity_init=False
+    )
     x = torch.bernoulli(torch.full((8, 12), 0.3))
     elbo_loss(model, (x,), 0.0)["loss"].backward()
     for name, p in model.encoder.named_parameters():
@@ -79,7 +92,9 @@ def test_gradients_reach_encoder_and_flow(encoder):
 
 def test_vae_plumbing_and_bound_order():
     torch.manual_seed(2)
-    model = iaf_vae(12, 3, hidden=(16,), context=4, transforms=2, flow_hidden=(16,))
+    model = iaf_vae(
+        12, 3, (16,), context=4, transforms=2, flow_hidden=(16,), identity_init=False
+    )
     x = torch.bernoulli(torch.full((32, 12), 0.4))
     assert log_importance_weights(model, x, 6).shape == (6, 32)
     with torch.no_grad():
