@@ -44,17 +44,11 @@ def test_log_prob_of_own_sample_matches_one_pass_score(encoder):
 
 def test_density_integrates_to_one_in_two_dimensions():
     torch.manual_seed(1)
-    q = IAFEncoder(
-        3,
-        2,
-        hidden=(8,),
-        context=4,
-        transforms=2,
-        flow_hidden=(16,),
+    encoder = IAFEncoder(
+        3, 2, hidden=(8,), context=4, transforms=2, flow_hidden=(16,),
         identity_init=False,
-    )(  # fmt: skip
-        torch.rand(1, 3)
-    )
+    )  # fmt: skip
+    q = encoder(torch.rand(1, 3))
     z, _ = q.rsample_and_log_prob(torch.Size([4000]))
     lo, hi = z.min(0).values.min().item() - 3, z.max(0).values.max().item() + 3
     axis = torch.linspace(lo, hi, 400)
