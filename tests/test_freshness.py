@@ -74,3 +74,38 @@ def test_stored_outputs_stay_small() -> None:
         f"chapters/*.ipynb hold {total / 2**20:.1f} MB: lower figure resolution or "
         "the number of stored figures (the budget is 20 MB)"
     )
+
+
+def cpu_minutes(notebook: dict) -> float | None:
+    """A chapter's stored minutes on a 2-core CPU, or None where none is recorded."""
+    record = provenance.record_of(notebook)
+    if record is None:
+        return None
+    cpu = record.get("costs", {}).get("cpu")
+    if cpu is None and record.get("device_type", "cpu") == "cpu":
+        cpu = record
+    if cpu is None or cpu.get("cpu_threads", 2) > 2:
+        return None
+    return float(cpu["seconds"]) / 60
+
+
+def test_stored_executions_fit_the_cpu_budget() -> None:
+    """Each chapter in at most 90 minutes on 2 cores, the book in at most 6 hours."""
+    recorded = {p.name: cpu_minutes(provenance.read_notebook(p)) for p in NOTEBOOKS}
+    measured = {name: m for name, m in recorded.items() if m is not None}
+    over = {name: round(m, 1) for name, m in measured.items() if m > 90}
+    assert not over, (
+        f"stored executions over 90 minutes on a 2-core CPU: {over}; shrink their "
+        "full-mode schedule and re-execute them (make execute)"
+    )
+    total = sum(measured.values())
+    assert total <= 360, f"the executed chapters take {total:.0f} minutes, over 6 hours"
+
+
+def test_the_budget_reads_the_cpu_cost_of_a_record() -> None:
+    record = {"mode": "full", "seconds": 600.0, "device_type": "cuda"}
+    record["costs"] = {"cpu": {"seconds": 5400.0, "cpu_threads": 2}}
+    assert cpu_minutes({"cells": [], "metadata": {"vaebook": record}}) == 90.0
+    del record["costs"]
+    assert cpu_minutes({"cells": [], "metadata": {"vaebook": record}}) is None
+    assert cpu_minutes({"cells": [], "metadata": {}}) is None
