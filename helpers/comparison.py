@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -68,11 +68,14 @@ def settings(quick: bool | None = None) -> Settings:
     Example:
         >>> full = settings(quick=False)
         >>> full.hidden, full.z, full.epochs, full.k_is
-        ((512, 512), 16, 80, 1000)
+        ((512, 512), 16, 50, 1000)
     """
     if is_quick() if quick is None else quick:
         return Settings((64, 64), 16, (32, 32), 8, 16, 2, 1, 20, 500)
-    return Settings((512, 512), 16, (256, 256), 64, 16, 2, 80, 1000, None)
+    # 50 epochs, Adam's rate decaying to 1.3e-4: each chapter within 90 minutes on
+    # a slow 2-core CPU (benchmarks/results/sizing-2026-12-02)
+    full = Settings((512, 512), 16, (256, 256), 64, 16, 2, 50, 1000, None)
+    return replace(full, lr_decay=0.96)
 
 
 class Variant(NamedTuple):
