@@ -75,7 +75,7 @@ def settings(quick: bool | None = None) -> Settings:
     # 30 epochs, Adam's rate decaying to 1.3e-4, K = 500 on all 10 000 test images:
     # chapters 8-10 run one after another (sharing the cache) within one 3-hour
     # session on a 2-core AMD EPYC about 2.4 times slower than the sizing Xeon
-    # (benchmarks/results/sizing-2026-12-02)
+    # (benchmarks/results/resize-2026-12-03)
     full = Settings((512, 512), 16, (256, 256), 64, 16, 2, 30, 500, None)
     return replace(full, lr_decay=0.935)
 
