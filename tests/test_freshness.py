@@ -2,9 +2,8 @@
 
 A chapter's outputs are committed with a record (``helpers.provenance``) written by
 ``make execute``. A code edit makes them stale and fails here, naming the chapter and
-the command that re-executes it; a prose edit changes nothing. Chapters in
-``MUST_BE_EXECUTED`` fail when their outputs are missing; the others are listed
-(skipped) until they are executed.
+the command that re-executes it; a prose edit changes nothing. Every chapter must
+have one: a chapter without stored outputs fails too.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from helpers import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-
-# Chapters whose full-mode execution has landed and must stay executed: all of them.
-MUST_BE_EXECUTED = {path.name[:2] for path in NOTEBOOKS}
 
 
 def command(path: Path) -> str:
@@ -36,11 +32,7 @@ def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
             f"{name} holds outputs but no execution record: clear its outputs, or run "
             f"`{command(path)}` (outputs only come from make execute)"
         )
-        if path.name[:2] in MUST_BE_EXECUTED:
-            pytest.fail(
-                f"{name} has no stored full-mode execution: run `{command(path)}`"
-            )
-        pytest.skip(f"{name}: not executed in full mode yet ({command(path)})")
+        pytest.fail(f"{name} has no stored full-mode execution: run `{command(path)}`")
     assert state != "quick", (
         f"{name} stores quick-mode outputs, which must never be committed: "
         f"run `{command(path)}` (full mode)"
