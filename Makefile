@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 # A quick preview (VAEBOOK_QUICK=1) executes copies of every chapter in quick mode and builds them in
 # _build/quick, so that quick-mode outputs never reach the committed notebooks.
 QUICK_ON := $(filter-out 0 false no,$(VAEBOOK_QUICK))
-BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static
+BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static tools
 
 ## Build the book into _build/html from the outputs stored in the notebooks, executing first (full mode,
 ## on the GPU when there is one) only the chapters whose stored outputs are missing or stale.
@@ -69,7 +69,7 @@ notebooks: $(STAMP)
 # ... and the strict build renders those copies with execution off: any warning fails it.
 book-check: notebooks
 	rm -rf _build/strict && mkdir -p _build/strict
-	cp -r _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static _build/strict/
+	cp -r $(BOOK_FILES) _build/strict/
 	cp -r _build/executed/chapters _build/strict/chapters
 	VAEBOOK_QUICK=1 $(BIN)/jupyter-book build _build/strict -W -n --keep-going
 

@@ -1,7 +1,7 @@
 """A local Sphinx extension: say on each chapter page where its outputs come from.
 
 - Under each chapter's title, a note built from the record that ``make execute``
-  stored in the notebook (``helpers.provenance``): what the chapter costs to run,
+  stored in the notebook (``tools/records.py``): what the chapter costs to run,
   where and when the shown outputs were computed. A build with ``VAEBOOK_QUICK`` set
   (a preview, or CI's strict build of nbval's quick-mode copies) says instead, as a
   warning, that the numbers and figures come from a short run and may not match the
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from helpers import provenance
+# The records module lives in tools/ beside this folder (the build copies both); it
+# needs only the standard library, so the build never imports torch.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import records as provenance  # noqa: E402
 
 
 def quick_build() -> bool:
@@ -46,7 +50,7 @@ def banner_text(notebook: dict[str, Any]) -> tuple[str, str]:
         )
     record = provenance.record_of(notebook)
     state = provenance.status(notebook)
-    if record is None or state == "quick":
+    if record is None or state == "short-run":
         return "warning", (
             "This chapter has not been executed in full mode yet: its outputs are "
             "missing. Run it with `make execute CHAPTERS=" + "NN`."
@@ -57,7 +61,11 @@ def banner_text(notebook: dict[str, Any]) -> tuple[str, str]:
         f"Running this chapter costs {cost}. The outputs shown were computed {shown}."
     )
     if state == "stale":
-        return "warning", text + " Its code has changed since: they are stale."
+        return "warning", (
+            "The code changed after these outputs were computed: this chapter is "
+            "pending re-execution, and its numbers and figures may not match the "
+            "code or the text until then. " + text
+        )
     return "note", text
 
 
@@ -97,7 +105,7 @@ class ProvenanceTable(SphinxDirective):
             notebook = json.loads(path.read_text(encoding="utf-8"))
             record = provenance.record_of(notebook)
             state = provenance.status(notebook)
-            if record is None or state == "quick":
+            if record is None or state == "short-run":
                 guess = estimates.get(path.name[:2])
                 minutes = f"≈ {guess:.0f} (estimated)" if guess else ""
                 estimated += guess or 0.0

@@ -7,7 +7,7 @@ likelihoods, active units), ``plots``, ``flows`` (planar and radial flows),
 ``posteriors`` (planar and IAF posteriors), ``comparison`` (the settings and models
 chapters 8-10 compare), ``timing`` (clocks, device names, memory, MADE calls),
 ``ppca`` (probabilistic PCA, the exact model of chapters 1-2), ``notebook`` (``glue``,
-with or without myst-nb) and ``provenance`` (the stored executions' records).
+with or without myst-nb).
 """
 
 from helpers.notebook import glue

@@ -139,13 +139,18 @@ def book_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where trained weights are cached: ``_cache/`` at the book's root.
+    """Where trained weights are cached: ``VAEBOOK_CACHE``, else the root's ``_cache/``.
+
+    ``make execute`` points ``VAEBOOK_CACHE`` at an empty folder, so that a stored
+    execution costs what a reader who opens the chapter alone pays.
 
     Example:
+        >>> os.environ.pop("VAEBOOK_CACHE", None) and None
         >>> cache_dir().name
         '_cache'
     """
-    return book_root() / "_cache"
+    folder = os.environ.get("VAEBOOK_CACHE")
+    return Path(folder) if folder else book_root() / "_cache"
 
 
 def configure_backends(device: torch.device) -> None:

@@ -1,9 +1,15 @@
-"""Stored outputs are a full-mode execution of the notebook's current code, or absent.
+"""Stored outputs are a full-mode execution of the notebook's current code.
 
-A chapter's outputs are committed with a record (``helpers.provenance``) written by
+A chapter's outputs are committed with a record (``tools/records.py``) written by
 ``make execute``. A code edit makes them stale and fails here, naming the chapter and
 the command that re-executes it; a prose edit changes nothing. Every chapter must
 have one: a chapter without stored outputs fails too.
+
+While a round of code changes is in flight, a stale chapter may land only if it is
+listed in ``PENDING_REEXECUTION`` (the one list of them); its page then says, under
+its title, that the code changed after its outputs were computed (``_ext/provenance.py``
+writes that from the same hashes). The list is empty when the round ends: a listed
+chapter that is fresh again fails until it is removed.
 """
 
 from __future__ import annotations
@@ -12,10 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import provenance
+import records as provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+
+
+# Chapters whose code changed after their stored execution, each with the reason.
+# Never publish with this non-empty; each entry goes when `make execute` has re-run it.
+PENDING_REEXECUTION: dict[str, str] = {}
 
 
 def command(path: Path) -> str:
@@ -33,14 +44,20 @@ def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
             f"`{command(path)}` (outputs only come from make execute)"
         )
         pytest.fail(f"{name} has no stored full-mode execution: run `{command(path)}`")
-    assert state != "quick", (
+    assert state != "short-run", (
         f"{name} stores quick-mode outputs, which must never be committed: "
         f"run `{command(path)}` (full mode)"
     )
     record = provenance.record_of(notebook)
+    if path.name[:2] in PENDING_REEXECUTION:
+        assert state == "stale", (
+            f"{name} is fresh again: remove it from PENDING_REEXECUTION in {__file__}"
+        )
+        return
     assert state == "fresh", (
         f"{name}: its code cells changed after its full-mode execution of "
-        f"{record.get('date', '?')}; re-execute it with `{command(path)}`"
+        f"{record.get('date', '?')}; re-execute it with `{command(path)}` (or, while "
+        "a round of code changes is in flight, list it in PENDING_REEXECUTION)"
     )
 
 

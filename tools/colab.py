@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from helpers import provenance
+import records as provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = "(computed when you run the notebook)"

@@ -10,7 +10,7 @@ Full mode writes back into ``chapters/*.ipynb`` (``make execute``); quick mode n
 does: it needs ``--output-dir``. Each notebook is written as soon as it has run,
 atomically, so an interrupted run loses only the chapter in progress. The stored
 outputs are cleaned: no stderr streams (progress bars, warnings), no widgets. The
-record goes to the notebook's metadata under ``vaebook`` (see ``helpers.provenance``).
+record goes to the notebook's metadata under ``vaebook`` (see ``tools/records.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,9 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
 
-from helpers import provenance  # noqa: E402
+import records as provenance  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -98,8 +100,49 @@ def versions() -> dict[str, str]:
     }
 
 
+def speed_index(repeats: int = 3) -> dict[str, Any]:
+    """Seconds of a fixed training workload on this machine (median of ``repeats``).
+
+    100 Adam steps of a 784-512-512-784 MLP on a batch of 256, in float32: the
+    arithmetic of the book's MNIST models, so that minutes measured on different
+    machines can be compared (divide by the index).
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x = torch.rand(256, 784, generator=generator).to(device)
+    times = []
+    for _ in range(repeats):
+        net = torch.nn.Sequential(
+            torch.nn.Linear(784, 512),
+            torch.nn.ReLU(),
+            torch.nn.Linear(512, 512),
+            torch.nn.ReLU(),
+            torch.nn.Linear(512, 784),
+        ).to(device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        start = time.perf_counter()
+        for _ in range(100):
+            loss = (net(x) - x).square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        loss.item()  # waits for a GPU to finish
+        times.append(time.perf_counter() - start)
+    return {
+        "workload": "100 Adam steps, MLP 784-512-512-784, batch 256, float32",
+        "seconds": round(sorted(times)[len(times) // 2], 3),
+    }
+
+
 def make_record(
-    notebook: nbformat.NotebookNode, seconds: float, quick: bool, old: dict | None
+    notebook: nbformat.NotebookNode,
+    seconds: float,
+    quick: bool,
+    old: dict | None,
+    cache: str = "cold",
+    speed: dict | None = None,
 ) -> dict[str, Any]:
     """The ``vaebook`` record of one run (costs carried over for unchanged code)."""
     facts = device_facts()
@@ -109,6 +152,7 @@ def make_record(
         costs[facts["device_type"]] = {
             "seconds": round(seconds, 1),
             "device": facts["device"],
+            "cache": cache,
             **({"cpu_threads": facts["cpu_threads"]} if "cpu_threads" in facts else {}),
         }
     return {
@@ -119,18 +163,29 @@ def make_record(
         "seconds": round(seconds, 1),
         "code_hash": code,
         "helpers_hash": provenance.helpers_hash(),
+        "cache": cache,
+        **({"speed_index": speed} if speed else {}),
         "costs": costs,
     }
 
 
-def execute(path: Path, quick: bool, target: Path, timeout: int | None) -> float:
+def execute(
+    path: Path, quick: bool, target: Path, timeout: int | None, warm: bool = False
+) -> float:
     """Run a notebook top to bottom in ``chapters/``, write it to ``target``.
 
+    Unless ``warm``, the kernel's checkpoint cache is a new empty folder, so the
+    recorded seconds are what a reader who runs this chapter alone pays (cold).
     Returns the wall-clock seconds it took.
     """
     notebook = nbformat.read(path, as_version=4)
     old = provenance.record_of(notebook)
     os.environ["VAEBOOK_QUICK"] = "1" if quick else "0"
+    if warm:
+        os.environ.pop("VAEBOOK_CACHE", None)
+    else:
+        os.environ["VAEBOOK_CACHE"] = tempfile.mkdtemp(prefix=f"cold-{path.stem[:2]}-")
+    speed = None if quick else speed_index()
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -154,7 +209,11 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None) -> float
     client.execute()
     seconds = time.perf_counter() - started
     clean_outputs(notebook)
-    notebook.metadata[provenance.KEY] = make_record(notebook, seconds, quick, old)
+    cache = "warm" if warm else "cold"
+    record = make_record(notebook, seconds, quick, old, cache, speed)
+    notebook.metadata[provenance.KEY] = record
+    if not warm:
+        shutil.rmtree(os.environ.pop("VAEBOOK_CACHE"), ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".ipynb.partial")
     nbformat.write(notebook, partial)
@@ -185,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, help="write copies here instead")
     parser.add_argument("--timeout", type=int, default=None, help="per-cell seconds")
     parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="reuse _cache/ (a development run: its record says cache: warm)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="print statuses, run nothing"
     )
     args = parser.parse_args(argv)
@@ -206,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         mode = "quick" if args.quick else "full"
         print(f"{path.stem}: executing in {mode} mode -> {target}", flush=True)
         try:
-            seconds = execute(path, args.quick, target, args.timeout)
+            seconds = execute(path, args.quick, target, args.timeout, args.warm)
         except CellExecutionError as err:
             print(f"{path.stem}: FAILED, nothing written\n{err}", flush=True)
             failed.append(path.stem)

@@ -1,4 +1,7 @@
-"""Where and when a chapter's stored outputs were computed, and whether they are fresh.
+"""Execution records: where and when a chapter's stored outputs were computed.
+
+A build concern, so it lives in ``tools/`` and imports nothing but the standard
+library: the book's Sphinx extensions read it without importing torch.
 
 ``make execute`` runs a chapter in full mode and writes a record into the notebook's
 metadata under the key ``vaebook``: the date, the device, the versions, the wall-clock
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 KEY = "vaebook"
-HELPERS_DIR = Path(__file__).resolve().parent
+HELPERS_DIR = Path(__file__).resolve().parents[1] / "helpers"
 
 
 def code_hash(notebook: dict[str, Any]) -> str:
@@ -40,8 +43,13 @@ def helpers_hash(folder: Path = HELPERS_DIR) -> str:
     """A hash of every ``.py`` file in ``helpers/`` (names and contents).
 
     Example:
-        >>> helpers_hash().startswith("sha256:")
-        True
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "a.py").write_text("x = 1")
+        >>> before = helpers_hash(folder)
+        >>> _ = (folder / "a.py").write_text("x = 2")
+        >>> helpers_hash(folder) == before
+        False
     """
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.py")):
@@ -67,7 +75,10 @@ def record_of(notebook: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def status(notebook: dict[str, Any]) -> str:
-    """``"fresh"``, ``"stale"`` (code changed), ``"quick"`` or ``"missing"``.
+    """``"fresh"``, ``"stale"`` (code changed), ``"short-run"`` or ``"missing"``.
+
+    ``"short-run"``: the stored outputs come from the short schedule, which must
+    never be committed.
 
     Example:
         >>> nb = {"cells": [{"cell_type": "code", "source": "x = 1"}], "metadata": {}}
@@ -84,7 +95,7 @@ def status(notebook: dict[str, Any]) -> str:
     if record is None:
         return "missing"
     if record.get("mode") != "full":
-        return "quick"
+        return "short-run"
     return "fresh" if record.get("code_hash") == code_hash(notebook) else "stale"
 
 
