@@ -51,9 +51,12 @@ test: lint unit bench-smoke check-html colab-check
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py --epochs 2 --subset 512 --eval-k 16 --eval-images 64 --json _build/bench/smoke.json
 
+# ruff on the code and the notebooks, then actionlint on .github/workflows (with shellcheck
+# on the run: scripts when shellcheck is on the PATH).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 # The tests, then every Example: in the helpers' docstrings (fast, on the CPU).
 unit: $(STAMP)
