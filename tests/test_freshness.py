@@ -30,6 +30,7 @@ PENDING_REEXECUTION: dict[str, str] = {
     "02": "the delta method's range shown (V/K), the ELBO's pull on the model worded",
     "03": "straight-through Gumbel at low temperature, sticking the landing, figures",
     "06": "NICE compared with its ceiling by the grid peak; the MAF and IAF lines both visible",
+    "08": "the aggregate-posterior scatter gets a digit legend",
 }
 
 
