@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 import yaml
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst.directives.body import Container
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
@@ -100,20 +100,14 @@ def parser() -> MarkdownIt:
     return md
 
 
-class AnyDirective(Directive):
-    """Any directive: an argument line, options (read as YAML), content."""
-
-    optional_arguments, final_argument_whitespace, has_content = 1, True, True
-    option_spec = {"class": str}  # not empty, or myst-parser reads no options
-
-
 def directive(token: Token) -> tuple[str, str, dict, str] | None:
     """A fence's directive as (name, argument, options, body); None if none."""
     if token.type not in ("fence", "colon_fence") or not token.info.startswith("{"):
         return None
     name, _, line = token.info.strip()[1:].partition("}")
+    # Read as docutils' container reads: an argument line, options (as YAML), content.
     parsed = parse_directive_text(
-        AnyDirective, line.strip(), token.content, validate_options=False
+        Container, line.strip(), token.content, validate_options=False
     )
     return name, " ".join(parsed.arguments), parsed.options, "\n".join(parsed.body)
 

@@ -6,12 +6,11 @@ fakes Colab; the setup cell installs zuko and a wheel of this checkout's helpers
 (``VAEBOOK_INSTALL_SOURCE``). The full schedule must be refused on this CPU; then
 chapter 1 runs with ``SHORT_RUN = True`` in that "runtime", chapter 4 in a fresh one.
 
-    python tools/colab_check.py [--chapters 01 04]
+    python tools/colab_check.py [01 04]   # the chapters (these by default)
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import shutil
@@ -92,9 +91,7 @@ def check_refusal(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chapters", nargs="+", default=["01", "04"])
-    chapters = parser.parse_args().chapters
+    chapters = sys.argv[1:] or ["01", "04"]
     fresh_runtime()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
