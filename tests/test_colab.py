@@ -17,9 +17,8 @@ import colab  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 MYST_LEFT = re.compile(r"\{[a-zA-Z][\w:-]*\}`|^\s*(?:`{3,}|:{3,})\s*\{|^\(\S+\)=", re.M)
-EQ_LABEL = re.compile(
-    r"\$\$[ \t]*\((?P<label>[^)\s]+)\)"
-)  # $$ (label), as MyST writes it
+# "$$ (label)", a labelled equation's end in MyST: a plain search, to check the tokens
+EQ_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[^)\s]+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +208,7 @@ def test_directives_nest_and_keep_their_place():
         "1. Item\n\n"
         "   :::{note} A note\n   Body {glue:text}`v`\n"
         "   ```python\n   x = 1\n   ```\n   :::\n\n"
-        "::::{admonition} Solution\n:class: dropdown\n\n"  # as in MyST, a blank line
+        "::::{admonition} Solution\n:class: dropdown\n\n"  # options end at a blank line
         ":::{tip}\ndeep\n:::\n::::\n\n"
         "(a-target)=\n% a comment\n"
         "```{glue:figure} fig\n:name: f\nThe caption.\n```\n\n"
