@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from pybtex.database import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -16,6 +17,8 @@ import colab  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 MYST_LEFT = re.compile(r"\{[a-zA-Z][\w:-]*\}`|^\s*(?:`{3,}|:{3,})\s*\{|^\(\S+\)=", re.M)
+# "$$ (label)", a labelled equation's end in MyST: a plain search, to check the tokens
+EQ_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[^)\s]+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def test_no_myst_is_left_in_a_copy(copies, path):
     text = markdown(copies[path.stem])
     left = MYST_LEFT.findall(text)
     assert not left, f"{path.name}: MyST left in the Colab copy: {left[:5]}"
-    assert not colab.EQ_LABEL.search(text), "an equation label is left"
+    assert not EQ_LABEL.search(text), "an equation label is left"
     macros = colab.config()["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     for macro in macros:
         assert not re.search(rf"\\{macro}(?![A-Za-z])", text), f"macro \\{macro}"
@@ -59,7 +62,12 @@ def test_solutions_fold_and_citations_read_as_text(copies):
     assert "(Kingma and Welling, 2014; Rezende et al., 2014)" in text
     assert text.rstrip().endswith(")") or "## References" in text
     last = copies["02_elbo"].cells[-1]
-    assert last.source.startswith("## References") and "Kingma, D. P." in last.source
+    assert last.source.startswith("## References")
+    # formatted by pybtex's style, as the HTML book's bibliography page
+    entry = (
+        "- Diederik P\\. Kingma and Max Welling\\. Auto\\-encoding variational Bayes\\."
+    )
+    assert any(line.startswith(entry) for line in last.source.split("\n"))
 
 
 def test_equation_numbers_follow_the_chapter_and_its_labels():
@@ -68,19 +76,59 @@ def test_equation_numbers_follow_the_chapter_and_its_labels():
     assert book.numbers["11_reproducing"] is None  # the appendix is not numbered
     notebook = nbformat.read(ROOT / "chapters" / "02_elbo.ipynb", as_version=4)
     text = markdown(notebook)
-    labels = [m.group("label") for m in colab.EQ_LABEL.finditer(text)]
+    labels = [m.group("label") for m in EQ_LABEL.finditer(text)]
     assert [book.equations[label] for label in labels[:2]] == ["2.1", "2.2"]
 
 
-def converter(glue: dict | None = None) -> colab.Converter:
-    return colab.Converter(
-        colab.Book.read(), colab.read_bibliography(), glue or {}, colab.config()
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_tokens_find_every_equation_label(path):
+    """The tokenizer numbers the same labels, in the same order, as a plain search."""
+    book = colab.Book.read()
+    labels = [
+        m.group("label") for m in EQ_LABEL.finditer(markdown(nbformat.read(path, 4)))
+    ]
+    assert [label for label in book.equations if label in labels] == labels
+    number = book.numbers[path.stem]
+    expected = [
+        f"{number}.{i}" if number else str(i) for i in range(1, len(labels) + 1)
+    ]
+    assert [book.equations[label] for label in labels] == expected
+
+
+def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# T\n\n$$\na\n$$ (first)"),
+        nbformat.v4.new_markdown_cell("```{math}\n:label: second\nb\n```"),
+        nbformat.v4.new_markdown_cell(":::{note}\n$$\nc\n$$ (third)\n:::"),
+    ]
+    nbformat.write(notebook, tmp_path / "03_x.ipynb")
+    book = colab.Book()
+    book.add(tmp_path / "03_x.ipynb", 3)
+    assert book.titles["03_x"] == "T"
+    assert book.equations == {"first": "3.1", "second": "3.2", "third": "3.3"}
+    convert = colab.Converter(
+        book, parse_file(ROOT / "references.bib"), {}, colab.config()
     )
+    text = convert.markdown(
+        notebook.cells[1].source + "\n\n" + notebook.cells[0].source
+    )
+    assert text == "$$\nb \\tag{3.2}\n$$\n\n# T\n\n$$\na\n\\tag{3.1} $$"
+
+
+def converter(glue: dict | None = None) -> colab.Converter:
+    bibliography = parse_file(ROOT / "references.bib")
+    return colab.Converter(colab.Book.read(), bibliography, glue or {}, colab.config())
 
 
 def test_glue_uses_stored_values_else_a_placeholder():
-    convert = converter({"nll": {"text/plain": "88.4567"}})
+    convert = converter(
+        {"nll": {"text/plain": "88.4567"}, "dev": {"text/plain": "'cpu'"}}
+    )
     assert convert.markdown("NLL {glue:text}`nll:.1f` nats") == "NLL 88.5 nats"
+    assert (
+        convert.markdown("{glue:text}`nll:.0%` on {glue:text}`dev`") == "8846% on cpu"
+    )
     assert colab.PLACEHOLDER in convert.markdown("{glue:text}`missing:.2f`")
     assert colab.PLACEHOLDER in convert.markdown("```{glue} missing_table\n```")
 
@@ -102,6 +150,7 @@ def test_stored_glue_is_read_from_outputs():
     ]
     notebook.cells.append(cell)
     assert colab.stored_glue(notebook) == {"x": {"text/plain": "1.5"}}
+    assert cell.outputs == []  # hidden, as in the HTML book: Colab cannot show it
 
 
 def test_doc_references_name_and_link_the_chapter():
@@ -129,3 +178,63 @@ def test_readme_has_the_badge():
 
 def test_local_badge_image_exists():
     assert (ROOT / "chapters" / colab.LOCAL_BADGE).resolve().is_file()
+
+
+def test_roles_are_replaced_where_the_tokens_put_them():
+    """In list items (across lines), table cells, quotes; not in code."""
+    convert = converter({"v": {"text/plain": "3.14159"}})
+    source = (
+        "- a {glue:text}`v:.2f` and {cite:t}`kingma2014autoencoding,\n"
+        "  rezende2014stochastic` end\n\n"
+        "| a | b |\n|---|---|\n| {glue:text}`v:.1f` | {glue:text}`v:.0f` |\n\n"
+        "> quoted {glue:text}`v:.3f`\n\n"
+        "``{eq}`not-a-role` `` and `\\E`\n"
+    )
+    assert convert.markdown(source) == (
+        "- a 3.14 and Kingma and Welling (2014), Rezende et al. (2014) end\n\n"
+        "| a | b |\n|---|---|\n| 3.1 | 3 |\n\n"
+        "> quoted 3.142\n\n"
+        "``{eq}`not-a-role` `` and `\\E`\n"
+    )
+
+
+def test_macros_are_spelled_out_in_math_only():
+    text = converter().markdown("$\\KL \\\\E$ and `\\E`\n\n$$\n\\N\n$$")
+    assert text == "$\\mathrm{KL} \\\\E$ and `\\E`\n\n$$\n\\mathcal{N}\n$$"
+
+
+def test_directives_nest_and_keep_their_place():
+    source = (
+        "1. Item\n\n"
+        "   :::{note} A note\n   Body {glue:text}`v`\n"
+        "   ```python\n   x = 1\n   ```\n   :::\n\n"
+        "::::{admonition} Solution\n:class: dropdown\n\n"  # options end at a blank line
+        ":::{tip}\ndeep\n:::\n::::\n\n"
+        "(a-target)=\n% a comment\n"
+        "```{glue:figure} fig\n:name: f\nThe caption.\n```\n\n"
+        "```{vaebook-provenance}\n```"
+    )
+    convert = converter(
+        {"fig": {"image/png": "iVBOR\nw0K\n"}, "v": {"text/plain": "1"}}
+    )
+    assert convert.markdown(source) == (
+        "1. Item\n\n"
+        "   > **A note**\n   >\n   > Body 1\n   > ```python\n   > x = 1\n   > ```\n\n"
+        "<details>\n<summary>Solution</summary>\n\n"
+        "> **Tip**\n>\n> deep\n\n</details>\n\n"
+        '<img src="data:image/png;base64,iVBORw0K" alt="fig">\n\nThe caption.\n\n'
+        "*(Built with the HTML book: see this page there.)*"
+    )
+
+
+def test_colab_url_is_the_launch_buttons_address():
+    conf = {
+        "repository": {"url": "https://github.com/o/r.git", "branch": "colab"},
+        "launch_buttons": {"colab_url": "https://colab.example/"},
+    }
+    url = "https://colab.example/github/o/r/blob/colab/chapters/02_elbo.ipynb"
+    assert colab.colab_url("02_elbo", conf) == url
+    conf["repository"]["path_to_book"] = "book/"
+    assert colab.colab_url("x", conf).endswith("/blob/colab/book/chapters/x.ipynb")
+    with pytest.raises(ValueError, match="GitHub"):
+        colab.colab_url("x", {"repository": {"url": "https://gitlab.com/o/r"}})

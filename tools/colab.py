@@ -1,51 +1,56 @@
 """Colab copies of the chapters: the notebooks with their MyST turned into Markdown.
 
-The book's notebooks are written for jupyter-book, whose MyST roles and directives
-Colab shows raw. ``make colab`` writes a copy of each chapter to ``_build/colab/``
-in which
-
-- glue roles and directives hold the values stored in the notebook's outputs (or a
-  placeholder where it has none);
-- citations read as author-year text, with the references listed at the end;
-- equation references carry the numbers the HTML book gives them (each numbered
-  equation is tagged with it), and chapter references the chapter's title, linked
-  to its Colab copy; the book's MathJax macros are spelled out;
-- exercise solutions fold into an HTML ``<details>`` block, other admonitions become
-  quotes;
-- the setup cell installs the helpers at the commit the copy was made from.
-
-``make publish`` pushes the copies to the branch that ``_config.yml``'s
-``repository.branch`` names, which the launch buttons and badges open.
+Colab shows MyST raw. ``make colab`` writes to ``_build/colab/`` a copy of each
+chapter whose cells myst-parser's own parser tokenizes (as ``_config.yml`` sets it)
+and whose MyST is replaced in place, the rest staying as written; its setup cell
+installs the helpers at the commit the copy was made from.
 
     python tools/colab.py [--out _build/colab] [--commit SHA]
-    python tools/colab.py badges   # (re)write every chapter's and the README's badge
+    python tools/colab.py badges   # (re)write the badge under every chapter's title
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import copy
+import functools
+import itertools
 import re
 import subprocess
+import textwrap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import yaml
+from docutils.parsers.rst.directives.body import Container
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from myst_nb.core.variables import format_plain_text
+from myst_nb.ext.glue import extract_glue_data_cell
+from myst_parser.config.main import MdParserConfig
+from myst_parser.parsers.directives import parse_directive_text
+from myst_parser.parsers.mdit import create_md_parser
+from pybtex.backends.markdown import Backend as MarkdownBackend
+from pybtex.database import BibliographyData, parse_file
+from pybtex.plugin import find_plugin
+from sphinx.util.nodes import split_explicit_title
 
-import records as provenance
+import records
 
 ROOT = Path(__file__).resolve().parents[1]
+COLAB = "https://colab.research.google.com"
 PLACEHOLDER = "(computed when you run the notebook)"
-BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
 LOCAL_BADGE = "../_static/open-in-colab.svg"  # the HTML book loads nothing remote
-
-ROLE = re.compile(r"\{([a-zA-Z][\w:-]*)\}`([^`]*)`")
-FENCE = re.compile(
-    r"^(?P<indent> *)(?P<fence>`{3,}|:{3,})\{(?P<name>[^}]+)\}(?P<arg>.*)$"
+ADMONITIONS = {"admonition", "note", "tip", "important", "warning", "dropdown"}
+COST = (  # a cell under the title: what running the chapter costs, and the switch
+    "> **What it costs.** {cost}. For the short schedule (about a minute, rough "
+    "numbers), set `SHORT_RUN = True` in the first code cell. The full schedule "
+    "needs a GPU runtime (Runtime → Change runtime type)."
 )
-EQ_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[^)\s]+)\)")
+TEX_COMMAND = re.compile(r"\\(?:[A-Za-z]+|.)")  # TeX's control words and symbols
 
 
 def config() -> dict:
@@ -54,21 +59,16 @@ def config() -> dict:
 
 
 def colab_url(name: str, conf: dict | None = None) -> str:
-    """The Colab address of chapter ``name``'s copy (``04_vae_mnist``).
-
-    Example:
-        >>> colab_url("04_vae_mnist", {"repository": {"url":
-        ...     "https://github.com/o/r", "branch": "colab"}})
-        'https://colab.research.google.com/github/o/r/blob/colab/chapters/04_vae_mnist.ipynb'
-    """
+    """Chapter ``name``'s Colab address, as jupyter-book's launch buttons make it."""
     conf = config() if conf is None else conf
-    repository = conf["repository"]
-    base = conf.get("launch_buttons", {}).get(
-        "colab_url", "https://colab.research.google.com"
-    )
-    owner_repo = repository["url"].rstrip("/").removeprefix("https://github.com/")
+    repository, url = conf["repository"], conf["repository"]["url"].rstrip("/")
+    if not url.startswith("https://github.com/"):
+        raise ValueError(f"repository.url must be a GitHub URL, not {url!r}")
+    base = conf.get("launch_buttons", {}).get("colab_url", COLAB).rstrip("/")
+    repo = url.removeprefix("https://github.com/").removesuffix(".git")
     branch = repository.get("branch", "main")
-    return f"{base.rstrip('/')}/github/{owner_repo}/blob/{branch}/chapters/{name}.ipynb"
+    path = f"{repository.get('path_to_book', '').strip('/')}/chapters".lstrip("/")
+    return f"{base}/github/{repo}/blob/{branch}/{path}/{name}.ipynb"
 
 
 def badge(name: str, image: str = LOCAL_BADGE, conf: dict | None = None) -> str:
@@ -76,7 +76,48 @@ def badge(name: str, image: str = LOCAL_BADGE, conf: dict | None = None) -> str:
     return f"[![Open in Colab]({image})]({colab_url(name, conf)})"
 
 
-# --- the book's structure: chapter titles, numbers, equation numbers ---------------
+def with_span(rule: Callable) -> Callable:
+    """An inline rule whose tokens record where they lie in the inline text."""
+
+    def spanned(state, silent: bool) -> bool:
+        start, found = state.pos, rule(state, silent)
+        if found and not silent:
+            state.tokens[-1].meta["span"] = (start, state.pos)
+        return found
+
+    return spanned
+
+
+@functools.cache
+def parser() -> MarkdownIt:
+    """myst-parser's Markdown parser, configured as ``_config.yml``'s ``parse``."""
+    options = config().get("parse", {}).items()
+    myst = {k.removeprefix("myst_"): v for k, v in options if k.startswith("myst_")}
+    md = create_md_parser(MdParserConfig(**myst), RendererHTML)
+    rules = md.inline.ruler  # markdown-it keeps no source positions of inline tokens
+    for name in ("myst_role", "math_inline"):
+        rules.at(name, with_span(rules.__rules__[rules.__find__(name)].fn))
+    return md
+
+
+def directive(token: Token) -> tuple[str, str, dict, str] | None:
+    """A fence's directive as (name, argument, options, body); None if none."""
+    if token.type not in ("fence", "colon_fence") or not token.info.startswith("{"):
+        return None
+    name, _, line = token.info.strip()[1:].partition("}")
+    # Read as docutils' container reads: an argument line, options (as YAML), content.
+    parsed = parse_directive_text(
+        Container, line.strip(), token.content, validate_options=False
+    )
+    return name, " ".join(parsed.arguments), parsed.options, "\n".join(parsed.body)
+
+
+def walk(text: str) -> Iterator[Token]:
+    """The tokens of MyST text, with those of a directive's body after its fence."""
+    for token in parser().parse(text):
+        yield token
+        if parts := directive(token):
+            yield from walk(parts[3])
 
 
 @dataclass
@@ -90,154 +131,41 @@ class Book:
     @classmethod
     def read(cls, root: Path = ROOT) -> Book:
         """Chapters in the order of ``_toc.yml``; numbering as jupyter-book's."""
-        book = cls()
-        toc = yaml.safe_load((root / "_toc.yml").read_text())
-        count = 0
-        for part in toc["parts"]:
+        book, count = cls(), 0
+        for part in yaml.safe_load((root / "_toc.yml").read_text())["parts"]:
             for chapter in part["chapters"]:
                 path = root / f"{chapter['file']}.ipynb"
-                if not path.exists():
-                    continue
-                if part.get("numbered"):
-                    count += 1
-                book.add(path, count if part.get("numbered") else None)
+                if path.exists():
+                    count += bool(part.get("numbered"))
+                    book.add(path, count if part.get("numbered") else None)
         return book
 
     def add(self, path: Path, number: int | None) -> None:
-        """Record one chapter: its title, number and the numbers of its equations."""
-        notebook = nbformat.read(path, as_version=4)
+        """One chapter: its title (first heading), number, labelled equations."""
+        cells = nbformat.read(path, as_version=4).cells
+        tokens = [t for c in cells if c.cell_type == "markdown" for t in walk(c.source)]
         self.numbers[path.stem] = number
-        text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-        heading = re.search(r"^# (.+)$", text, re.M)
-        self.titles[path.stem] = heading.group(1).strip() if heading else path.stem
-        for index, match in enumerate(EQ_LABEL.finditer(text), start=1):
-            prefix = f"{number}." if number is not None else ""
-            self.equations[match.group("label")] = f"{prefix}{index}"
-
-
-# --- the bibliography ----------------------------------------------------------
-
-
-def _plain(latex: str) -> str:
-    """BibTeX text without its braces and accents' TeX."""
-    from pybtex.richtext import Text
-
-    return str(Text.from_latex(latex)).replace("{", "").replace("}", "")
-
-
-@dataclass
-class Reference:
-    """One bibliography entry, as author-year citation and as a list item."""
-
-    authors: list[tuple[str, str]]  # (last name, initials)
-    year: str
-    title: str
-    venue: str
-    url: str
-
-    def cite_names(self) -> str:
-        """``Kingma and Welling`` or ``Rezende et al.``."""
-        last = [name for name, _ in self.authors]
-        if len(last) > 2:
-            return f"{last[0]} et al."
-        return " and ".join(last)
-
-    def entry(self) -> str:
-        """``Kingma, D. P. and Welling, M. (2014). Title. *Venue*.``"""
-        names = [f"{last}, {initials}".rstrip(", ") for last, initials in self.authors]
-        authors = (
-            ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
-        )
-        title = f"[{self.title}]({self.url})" if self.url else self.title
-        venue = f" *{self.venue}*." if self.venue else ""
-        return f"{authors} ({self.year}). {title}.{venue}"
-
-
-def read_bibliography(path: Path = ROOT / "references.bib") -> dict[str, Reference]:
-    """Every entry of ``references.bib``, by key."""
-    from pybtex.database import parse_file
-
-    references = {}
-    for key, entry in parse_file(str(path)).entries.items():
-        people = entry.persons.get("author", []) or entry.persons.get("editor", [])
-        authors = [
-            (
-                _plain(" ".join(person.prelast_names + person.last_names)),
-                " ".join(
-                    f"{_plain(n)[0]}." for n in person.first_names + person.middle_names
-                ),
-            )
-            for person in people
+        pairs = itertools.pairwise(tokens)
+        heads = [
+            b.content for a, b in pairs if a.type == "heading_open" and a.tag == "h1"
         ]
-        fields = entry.fields
-        venue = next(
-            (
-                fields[f]
-                for f in ("journal", "booktitle", "publisher", "howpublished")
-                if f in fields
-            ),
-            "",
-        )
-        url = fields.get("url", "")
-        if not url and "doi" in fields:
-            url = f"https://doi.org/{fields['doi']}"
-        if not url and "eprint" in fields:
-            url = f"https://arxiv.org/abs/{fields['eprint']}"
-        references[key] = Reference(
-            authors or [(_plain(fields.get("organization", key)), "")],
-            fields.get("year", "n.d."),
-            _plain(fields.get("title", key)),
-            _plain(venue),
-            url,
-        )
-    return references
-
-
-# --- glue values stored in a notebook's outputs --------------------------------
+        self.titles[path.stem] = heads[0] if heads else path.stem
+        labels = [  # in the order of the page: $$ (label) and {math} with :label:
+            t.info if t.type == "math_block_label" else directive(t)[2].get("label")
+            for t in tokens
+            if t.type == "math_block_label" or t.info.startswith("{math}")
+        ]
+        for index, label in enumerate(filter(None, labels), start=1):
+            self.equations[label] = f"{number}.{index}" if number else str(index)
 
 
 def stored_glue(notebook: nbformat.NotebookNode) -> dict[str, dict]:
-    """``{name: mime bundle}`` for every value glued in the stored outputs."""
-    values = {}
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            meta = output.get("metadata", {}).get("scrapbook")
-            if not meta:
-                continue
-            prefix = len(meta.get("mime_prefix", ""))
-            data = output.get("data", {})
-            values[meta["name"]] = {
-                mime[prefix:]: value for mime, value in data.items()
-            }
-    return values
+    """``{name: mime bundle}`` of the values glued in the stored outputs.
 
-
-def format_text(text: str, spec: str) -> str:
-    """A glued ``text/plain`` value formatted as myst-nb's ``{glue:text}`` does.
-
-    Example:
-        >>> format_text("3.14159", ".2f"), format_text("'cpu'", "")
-        ('3.14', 'cpu')
-        >>> format_text("np.float64(0.5)", ".1%")
-        '50.0%'
+    As in the HTML book, myst-nb takes the hidden (``display=False``) ones out.
     """
-    numpy_scalar = re.fullmatch(r"np\.\w+\((.*)\)", text.strip())
-    if numpy_scalar:  # NumPy 2 writes scalars as np.float64(0.5)
-        text = numpy_scalar.group(1)
-    try:
-        value = ast.literal_eval(text)
-    except (SyntaxError, ValueError):
-        value = text
-    if not spec:
-        return str(value)
-    kind = spec[-1]
-    if kind in "bcdoxX":
-        value = int(value)
-    elif kind in "eEfFgGn%":
-        value = float(value)
-    elif kind == "s":
-        value = str(value)
-    return format(value, spec)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    return {k: o["data"] for c in cells for k, o in extract_glue_data_cell(c)}
 
 
 def glue_block(bundle: dict | None, name: str) -> str:
@@ -246,18 +174,20 @@ def glue_block(bundle: dict | None, name: str) -> str:
         return (
             f"*A table or figure {PLACEHOLDER}: the cell that glues `{name}` shows it.*"
         )
-    if "text/markdown" in bundle:
-        return "".join(bundle["text/markdown"])
-    if "text/html" in bundle:
-        return "".join(bundle["text/html"])
-    for mime in ("image/png", "image/jpeg"):
-        if mime in bundle:
-            data = "".join(bundle[mime]).replace("\n", "")
+    for mime in ("text/markdown", "text/html", "text/latex", "image/png", "image/jpeg"):
+        data = "".join(bundle.get(mime, ""))
+        if data and mime.startswith("image/"):
+            data = data.replace("\n", "")
             return f'<img src="data:{mime};base64,{data}" alt="{name}">'
+        if data:
+            return data
     return "```\n" + "".join(bundle.get("text/plain", "")) + "\n```"
 
 
-# --- Markdown conversion -------------------------------------------------------
+def locate(content: str, line_starts: list[int], offset: int) -> int:
+    """Where ``offset`` of an inline token's text lies in the source."""
+    row = content.count("\n", 0, offset)
+    return line_starts[row] + offset - content.rfind("\n", 0, offset) - 1
 
 
 @dataclass
@@ -265,185 +195,153 @@ class Converter:
     """Turns one chapter's MyST Markdown into plain Markdown for Colab."""
 
     book: Book
-    references: dict[str, Reference]
+    bibliography: BibliographyData
     glue: dict[str, dict]
     conf: dict
     cited: list[str] = field(default_factory=list)
 
-    def cite(self, keys: str, textual: bool) -> str:
-        parts = []
-        for key in (k.strip() for k in keys.split(",")):
-            ref = self.references[key]
-            if key not in self.cited:
-                self.cited.append(key)
-            names = ref.cite_names()
-            parts.append(f"{names} ({ref.year})" if textual else f"{names}, {ref.year}")
-        return ", ".join(parts) if textual else "(" + "; ".join(parts) + ")"
+    def markdown(self, text: str) -> str:
+        """``text`` with its MyST replaced by Markdown, the rest as written."""
+        lines = text.split("\n")
+        starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
+        edits, cursor = [], 0
+        for token in parser().parse(text):
+            if token.type == "inline":
+                # Its text is its source lines less their block prefixes (indentation,
+                # "> ", list markers): find each line, in order, in the source.
+                at, cursor = [], max(cursor, starts[token.map[0]] if token.map else 0)
+                for line in token.content.split("\n"):
+                    at.append(cursor := text.index(line, cursor))
+                    cursor += len(line)
+                for child in (c for c in token.children if "span" in c.meta):
+                    start, end = (
+                        locate(token.content, at, i) for i in child.meta["span"]
+                    )
+                    edits.append((start, end, self.inline(child, text[start:end])))
+            elif token.map:
+                # amsmath's map ends on its last line, the others' after it
+                first, last = token.map[0], token.map[1] + (token.type == "amsmath")
+                new = self.block(token, "\n".join(lines[first:last]))
+                if new is not None:
+                    line = lines[first]
+                    indent = line[: len(line) - len(line.lstrip())]
+                    end = starts[last] - bool(new)  # a deleted block takes its newline
+                    edits.append((starts[first], end, textwrap.indent(new, indent)))
+        for start, end, new in sorted(edits, reverse=True):
+            text = text[:start] + new + text[end:]
+        return text.replace(LOCAL_BADGE, BADGE_IMAGE)
 
-    def doc(self, content: str) -> str:
-        explicit = re.fullmatch(r"(?s)(.*?)\s*<([^>]+)>", content)
-        text, target = explicit.groups() if explicit else (None, content)
-        stem = Path(target.strip()).name.removesuffix(".ipynb")
-        if stem not in self.book.titles:
-            return text or stem
-        return f"[{text or self.book.titles[stem]}]({colab_url(stem, self.conf)})"
-
-    def glue_text(self, content: str) -> str:
-        name, _, spec = content.partition(":")
-        bundle = self.glue.get(name.split("::")[-1])
-        if bundle is None or "text/plain" not in bundle:
-            return PLACEHOLDER
-        return format_text("".join(bundle["text/plain"]), spec)
-
-    def role(self, match: re.Match) -> str:
-        name, content = match.group(1), match.group(2)
-        if name in ("cite", "cite:p", "cite:ps", "cite:alp"):
-            return self.cite(content, textual=False)
-        if name in ("cite:t", "cite:ts", "cite:alt"):
-            return self.cite(content, textual=True)
+    def inline(self, token: Token, source: str) -> str:
+        """A role, or inline math with the macros spelled out."""
+        if token.type != "myst_role":  # $math$ or $$math$$
+            return self.tex(source)
+        name, content = token.meta["name"], token.content
+        if name.startswith("cite"):
+            return self.cite(content, textual=name in ("cite:t", "cite:ts", "cite:ct"))
         if name == "eq":
             return f"({self.book.equations.get(content.strip(), '?')})"
-        if name == "doc":
-            return self.doc(content)
-        if name in ("glue", "glue:", "glue:text", "glue:any"):
-            return self.glue_text(content)
-        if name in ("glue:md", "glue:math"):
-            return self.glue_text(content)
+        if name.startswith("glue"):  # as myst-nb formats {glue:text}
+            key, _, spec = content.partition(":")
+            text = "".join(self.glue.get(key, {}).get("text/plain", ""))
+            return format_plain_text(text, spec) if text else PLACEHOLDER
         if name == "math":
-            return f"${content}$"
-        # Any other role ({ref}, {term}, {abbr}, ...): its text, without a target.
-        return re.sub(r"\s*<[^>]+>$", "", content)
+            return f"${self.tex(content)}$"
+        explicit, title, target = split_explicit_title(content)
+        stem = Path(target.strip()).name.removesuffix(".ipynb")
+        if name == "doc" and stem in self.book.titles:
+            title = title if explicit else self.book.titles[stem]
+            return f"[{title}]({colab_url(stem, self.conf)})"
+        return title  # any other role ({ref}, {numref}, {term}): its text
 
-    def math(self, text: str) -> str:
-        """Equation labels become tags with the book's number; macros spelled out."""
+    def block(self, token: Token, source: str) -> str | None:
+        """A block token's source lines as Markdown; None to keep them."""
+        if token.type in ("myst_target", "myst_line_comment", "myst_block_break"):
+            return ""
+        if token.type == "math_block_label":  # $$ ... $$ (label)
+            number = self.book.equations.get(token.info, "?")
+            return self.tex(source[: source.rindex("$$")]) + f"\\tag{{{number}}} $$"
+        if token.type in ("math_block", "amsmath"):
+            return self.tex(source)
+        return self.directive(*parts) if (parts := directive(token)) else None
 
-        def tag(match: re.Match) -> str:
-            number = self.book.equations.get(match.group("label"), "?")
-            return f"\\tag{{{number}}} $$"
-
-        text = EQ_LABEL.sub(tag, text)
-        tex = self.conf["sphinx"]["config"]["mathjax3_config"]["tex"]
-        for macro, expansion in tex.get("macros", {}).items():  # unknown to Colab
-            text = re.sub(rf"\\{macro}(?![A-Za-z])", lambda _, e=expansion: e, text)
-        return text
-
-    def directive(self, name: str, arg: str, options: dict, body: str) -> str:
-        """One MyST directive as Markdown (its body already converted)."""
-        title = arg.strip()
-        if name == "admonition" or name in ("note", "tip", "warning", "important"):
-            title = title or name.capitalize()
-            if "dropdown" in options.get("class", ""):
+    def directive(self, name: str, argument: str, options: dict, body: str) -> str:
+        """One MyST directive as Markdown."""
+        body = self.markdown(body)
+        if name in ADMONITIONS:
+            title = argument or name.capitalize()
+            if name == "dropdown" or "dropdown" in options.get("class", "").split():
                 return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>"
             quoted = "\n".join(f"> {line}".rstrip() for line in body.splitlines())
             return f"> **{title}**\n>\n{quoted}"
-        if name.startswith("glue"):
-            return glue_block(self.glue.get(title.split("::")[-1]), title)
+        if name.startswith("glue"):  # its body: a glue:figure's caption
+            return f"{glue_block(self.glue.get(argument), argument)}\n\n{body}".strip()
         if name == "math":
             label = options.get("label")
-            number = f" \\tag{{{self.book.equations.get(label, '?')}}}" if label else ""
-            return f"$$\n{body}{number}\n$$"
-        if name == "nb-exec-table":
-            return f"*A table of execution times: {PLACEHOLDER}.*"
-        if name in ("figure", "image"):
-            return f"![{body.strip()}]({title})"
-        return body  # any other directive: its content
+            tag = f" \\tag{{{self.book.equations.get(label, '?')}}}" if label else ""
+            return f"$$\n{self.tex(body)}{tag}\n$$"
+        # Any other directive: its content, or what the HTML build computes there.
+        return body or "*(Built with the HTML book: see this page there.)*"
 
-    def blocks(self, text: str) -> str:
-        """Convert directives (recursively), then roles and math, of Markdown text."""
-        lines, out, i = text.split("\n"), [], 0
-        while i < len(lines):
-            match = FENCE.match(lines[i])
-            if not match:
-                out.append(lines[i])
-                i += 1
-                continue
-            fence, j = match.group("fence"), i + 1
-            options: dict[str, str] = {}
-            while j < len(lines) and re.match(r"^\s*:[\w-]+:", lines[j]):
-                key, _, value = lines[j].strip()[1:].partition(":")
-                options[key] = value.strip()
-                j += 1
-            body, depth = [], 0
-            while j < len(lines):
-                stripped = lines[j].strip()
-                if (
-                    FENCE.match(lines[j])
-                    and FENCE.match(lines[j]).group("fence") == fence
-                ):
-                    depth += 1
-                elif stripped == fence and depth == 0:
-                    break
-                elif stripped == fence:
-                    depth -= 1
-                body.append(lines[j])
-                j += 1
-            inner = self.blocks("\n".join(body).strip("\n"))
-            out.append(
-                self.directive(match.group("name"), match.group("arg"), options, inner)
-            )
-            i = j + 1
-        return "\n".join(out)
+    def cite(self, keys: str, textual: bool) -> str:
+        """Author-year citations, as sphinxcontrib-bibtex's author_year style."""
+        parts = []
+        for key in (k.strip() for k in keys.split(",")):
+            self.cited += [] if key in self.cited else [key]
+            entry, people = self.bibliography.entries[key], []
+            for person in entry.persons["author"]:
+                names = person.rich_prelast_names + person.rich_last_names
+                people.append(" ".join(map(str, names)))
+            names = f"{people[0]} et al." if len(people) > 2 else " and ".join(people)
+            year = entry.fields["year"]
+            parts.append(f"{names} ({year})" if textual else f"{names}, {year}")
+        return ", ".join(parts) if textual else "(" + "; ".join(parts) + ")"
 
-    def markdown(self, text: str) -> str:
-        text = self.blocks(text)
-        text = re.sub(r"^\(([\w:-]+)\)=\s*$\n?", "", text, flags=re.M)  # targets
-        text = self.math(text)
-        text = text.replace(LOCAL_BADGE, BADGE_IMAGE)
-        return ROLE.sub(self.role, text)
+    def tex(self, tex: str) -> str:
+        """TeX with the book's MathJax macros spelled out (Colab has not got them)."""
+        macros = self.conf["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+        return TEX_COMMAND.sub(lambda m: macros.get(m[0][1:], m[0]), tex)
 
-    def reference_list(self) -> str:
-        items = sorted(self.cited, key=lambda k: (self.references[k].cite_names(), k))
-        entries = "\n".join(f"- {self.references[k].entry()}" for k in items)
-        return f"## References\n\n{entries}"
+    def references(self) -> str:
+        """The cited entries, formatted and sorted by the HTML book's pybtex style."""
+        name = self.conf["sphinx"]["config"].get("bibtex_default_style", "alpha")
+        style = find_plugin("pybtex.style.formatting", name)()
+        entries = style.format_bibliography(self.bibliography, self.cited)
+        items = [e.text.render(MarkdownBackend()).replace("\n", " ") for e in entries]
+        return "## References\n\n" + "\n".join(f"- {item}" for item in items)
 
 
 def colab_notebook(
-    path: Path, book: Book, references: dict[str, Reference], commit: str, conf: dict
+    path: Path, book: Book, bib: BibliographyData, commit: str, conf: dict
 ) -> nbformat.NotebookNode:
     """The Colab copy of one chapter."""
-    notebook = copy.deepcopy(nbformat.read(path, as_version=4))
-    converter = Converter(book, references, stored_glue(notebook), conf)
-    version = re.search(
-        r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M
-    ).group(1)
+    notebook = nbformat.read(path, as_version=4)
+    converter = Converter(book, bib, stored_glue(notebook), conf)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    release = "@v" + re.search(r'^version = "(.+)"$', pyproject, re.M)[1] + '"'
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = converter.markdown(cell.source)
         elif cell.cell_type == "code":
-            cell.source = cell.source.replace(f'@v{version}"', f'@{commit}"')
+            cell.source = cell.source.replace(release, f'@{commit}"')
     if converter.cited:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(converter.reference_list()))
-    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(cost_note(notebook)))
+        notebook.cells.append(nbformat.v4.new_markdown_cell(converter.references()))
+    cost = records.cost_sentence(records.record_of(notebook))
+    note = COST.format(cost=cost[0].upper() + cost[1:])
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(note))
     notebook.metadata.setdefault("colab", {})["provenance"] = []
     notebook.metadata.setdefault("accelerator", "GPU")
     return notebook
 
 
-def cost_note(notebook: nbformat.NotebookNode) -> str:
-    """What running the chapter costs, from its stored record, and the short switch.
-
-    Example:
-        >>> print(cost_note(nbformat.v4.new_notebook()))  # doctest: +ELLIPSIS
-        > **What it costs.** Not measured yet (...). For the short schedule ...
-    """
-    cost = provenance.cost_sentence(provenance.record_of(notebook))
-    return (
-        f"> **What it costs.** {cost[0].upper() + cost[1:]}. For the short schedule "
-        "(about a minute, rough numbers), set `SHORT_RUN = True` in the first code "
-        "cell. The full schedule needs a GPU runtime (Runtime → Change runtime type)."
-    )
-
-
 def write_copies(out: Path, commit: str) -> list[Path]:
-    """Write every chapter's Colab copy under ``out/chapters``."""
-    conf, book, references = config(), Book.read(), read_bibliography()
+    """Write every chapter's Colab copy under ``out``."""
+    conf, book, bib = config(), Book.read(), parse_file(ROOT / "references.bib")
+    folder = out / conf["repository"].get("path_to_book", "").strip("/") / "chapters"
+    folder.mkdir(parents=True, exist_ok=True)  # where colab_url points
     written = []
     for path in sorted((ROOT / "chapters").glob("*.ipynb")):
-        notebook = colab_notebook(path, book, references, commit, conf)
-        target = out / "chapters" / path.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, target)
-        written.append(target)
+        written.append(folder / path.name)
+        nbformat.write(colab_notebook(path, book, bib, commit, conf), written[-1])
     (out / "README.md").write_text(
         "# Colab copies of the book's chapters\n\n"
         f"Made by `make colab` from commit {commit} of {conf['repository']['url']}:"
@@ -453,43 +351,30 @@ def write_copies(out: Path, commit: str) -> list[Path]:
 
 
 def write_badges() -> None:
-    """Put (or refresh) the badge under every chapter's title, and in the README."""
-    conf = config()
+    """Put (or refresh) the badge under every chapter's title."""
     for path in sorted((ROOT / "chapters").glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         first = next(c for c in notebook.cells if c.cell_type == "markdown")
-        line = badge(path.stem, conf=conf)
         lines = [ln for ln in first.source.split("\n") if "[![Open in Colab]" not in ln]
         if lines[0].startswith("# ") and lines[1:2] == [""] and lines[2:3] == [""]:
             del lines[1]  # a badge was there
-        first.source = "\n".join([lines[0], "", line, *lines[1:]])
+        first.source = "\n".join([lines[0], "", badge(path.stem), *lines[1:]])
         nbformat.write(notebook, path)
 
 
-def head_commit() -> str:
-    """The commit the copies are made from."""
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument(
         "command", nargs="?", default="copies", choices=["copies", "badges"]
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "colab")
-    parser.add_argument("--commit", default=None, help="default: git rev-parse HEAD")
-    args = parser.parse_args()
+    cli.add_argument("--out", type=Path, default=ROOT / "_build" / "colab")
+    cli.add_argument("--commit", help="default: git rev-parse HEAD")
+    args = cli.parse_args()
     if args.command == "badges":
-        write_badges()
-        return
-    written = write_copies(args.out, args.commit or head_commit())
-    print(f"colab: {len(written)} Colab copies in {args.out}")
+        return write_badges()
+    head = ["git", "rev-parse", "HEAD"]
+    commit = args.commit or subprocess.check_output(head, cwd=ROOT, text=True).strip()
+    print(f"colab: {len(write_copies(args.out, commit))} Colab copies in {args.out}")
 
 
 if __name__ == "__main__":
