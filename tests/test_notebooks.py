@@ -62,8 +62,7 @@ except ModuleNotFoundError as err:
         "the kernel."
     ) from err
 
-device = helpers.setup(short_run=SHORT_RUN)
-QUICK = helpers.is_quick()
+run = helpers.setup(short_run=SHORT_RUN)
 """.strip()
 
 
