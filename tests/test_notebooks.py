@@ -133,7 +133,7 @@ def test_imports_need_no_book_build_tools(path, monkeypatch):
     namespace: dict = {}
     exec(compile(import_statements(path), path.name, "exec"), namespace)
     if "glue" in namespace:
-        namespace["glue"]("test_value", 1.0, display=False)
+        namespace["glue"]("test_value", 1.0)
 
 
 def test_setup_cell_pins_the_tested_zuko():
