@@ -47,6 +47,8 @@ def main() -> None:
         lr_decay=0.1 ** (1 / args.epochs), binarization="dynamic", valid=valid,
         patience=max(40, args.epochs // 10) if valid is not None else None,
         cache=f"ch4cand_{args.z}_{args.hidden}_{args.all_training}",
+        config={"model": "bernoulli_vae", "z": args.z, "hidden": args.hidden,
+                "seed": 0},
     )  # fmt: skip
     minutes = (time.perf_counter() - start) / 60
     model.eval()

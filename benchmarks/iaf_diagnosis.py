@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.comparison import Variant, load_data, settings, train
+from helpers.comparison import FULL, Settings, Variant, load_data, train
 from helpers.evaluation import mean_and_se, score
 from helpers.models import VAE, bernoulli_vae, standard_normal_prior
 from helpers.posteriors import iaf_vae
@@ -39,15 +39,16 @@ from helpers.posteriors import iaf_vae
 VARIANT_NAMES = ("plain", "iaf", "iaf-identity", "iaf-identity-1")
 
 
-def build(name: str, s) -> VAE:
-    """The untrained model called ``name`` at the comparison's sizes ``s``."""
-    prior = standard_normal_prior(s.z)
+def build(name: str, settings: Settings) -> VAE:
+    """The untrained model called ``name`` at the comparison's sizes ``settings``."""
+    z, hidden = settings.z, settings.hidden
+    prior = standard_normal_prior(z)
     if name == "plain":
-        return bernoulli_vae(784, s.z, s.hidden, prior)
-    layers = 1 if name.endswith("-1") else s.iaf_layers
+        return bernoulli_vae(784, z, hidden, prior)
+    layers = 1 if name.endswith("-1") else settings.iaf_layers
     return iaf_vae(
-        784, s.z, s.hidden, prior, context=s.context, transforms=layers,
-        flow_hidden=s.flow_hidden, identity_init="identity" in name,
+        784, z, hidden, prior, context=settings.context, transforms=layers,
+        flow_hidden=settings.flow_hidden, identity_init="identity" in name,
     )  # fmt: skip
 
 
@@ -70,20 +71,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    s = replace(
-        settings(quick=False),
-        epochs=args.epochs,
-        k_is=args.k,
-        test_images=args.test_images,
+    settings = replace(
+        FULL, epochs=args.epochs, k_is=args.k, test_images=args.test_images
     )
-    data = load_data(device, s)
+    data = load_data(device, settings)
     results, reference = {}, None
     for name in args.variants:
         torch.manual_seed(0)
-        model = build(name, s).to(device)
+        model = build(name, settings).to(device)
         variant = Variant(f"iafdiag_{name}_{args.epochs}", "Gaussian", "Gaussian")
+        config = {"model": name, **settings.sizes(), "seed": 0}
         start = time.perf_counter()
-        history = train(model, variant, data, s)
+        history = train(model, variant, data, settings, config=config)
         minutes = (time.perf_counter() - start) / 60
         model.eval()
         scores = score(

@@ -1,4 +1,9 @@
-"""A checkpoint cache under ``_cache/``: one file per configuration, atomic writes."""
+"""Results on disk under ``_cache/``: trained weights and scores, written atomically.
+
+A file's name holds a hash of the configuration that produced it (:func:`cache_path`),
+so a changed configuration reads nothing stale; every file is written by
+:func:`save_atomically` and read back by :func:`load_cached`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,37 +22,40 @@ from helpers.runtime import cache_dir
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """A short stable hash of a JSON-serialisable configuration.
+    """A short hash of a configuration: the same for the same keys and values.
 
     Example:
-        >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+        >>> config = {"z": 32, "epochs": 400}
+        >>> config_hash(config) == config_hash({"epochs": 400, "z": 32})
         True
-        >>> len(config_hash({"a": 1}))
-        16
+        >>> config_hash(config) == config_hash({"z": 32, "epochs": 401})
+        False
     """
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def cache_path(name: str, config: dict[str, Any], folder: Path | None = None) -> Path:
-    """``_cache/<name>-<hash>.pt`` for this configuration.
+    """``_cache/<name>-<hash of config>.pt``: one file per name and configuration.
 
     Example:
-        >>> cache_path("ch4_vae", {"epochs": 2}, Path("/tmp")).name
+        >>> cache_path("ch4_vae", {"z": 32, "epochs": 400}, Path("/tmp")).name
         'ch4_vae-....pt'
     """
     return (folder or cache_dir()) / f"{name}-{config_hash(config)}.pt"
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically: a temporary file, then a rename.
+def save_atomically(path: Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it to ``path``.
+
+    A reader of ``path`` sees the old file or the whole new one, never a part: an
+    interrupted run leaves no truncated file behind.
 
     Example:
-        >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "run.pt"
-        >>> save_checkpoint(path, {"model": {"w": torch.ones(2)}})
-        >>> load_checkpoint(path)["model"]["w"]
-        tensor([1., 1.])
+        >>> save_atomically(path, {"model": {"w": torch.ones(2)}})
+        >>> load_cached(path, keys=["model"])["model"]["w"], list(path.parent.iterdir())
+        (tensor([1., 1.]), [PosixPath('.../run.pt')])
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -59,26 +68,34 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
             os.remove(tmp)
 
 
-def load_checkpoint(
-    path: Path, map_location: torch.device | str = "cpu"
+def load_cached(
+    path: Path, map_location: torch.device | str = "cpu", keys: Sequence[str] = ()
 ) -> dict[str, Any] | None:
-    """The cached payload, or ``None`` if absent; a corrupt file warns (and ``None``).
+    """The payload at ``path``, or ``None`` if there is none; an unreadable file (or one
+    without every key in ``keys``) warns and gives ``None``, so the caller computes
+    the result again and overwrites it.
 
     Example:
-        >>> load_checkpoint(Path("/nonexistent/run.pt")) is None
+        >>> path = Path(tempfile.mkdtemp()) / "run.pt"
+        >>> load_cached(path) is None
         True
+        >>> _ = path.write_bytes(b"half a file")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     print(load_cached(path), str(caught[0].message)[:28])
+        None Ignoring the unreadable file
     """
     if not path.exists():
         return None
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(payload, dict) or "model" not in payload:
-            raise ValueError("not a checkpoint written by helpers.cache")
+        if not isinstance(payload, dict) or any(key not in payload for key in keys):
+            raise ValueError(f"not a dictionary with the keys {list(keys)}")
         return payload
     except Exception as err:  # truncated file, wrong format, unpickling refused...
         warnings.warn(
-            f"Ignoring the unreadable checkpoint {path} ({type(err).__name__}: {err}); "
-            "the model will be retrained and the file overwritten.",
+            f"Ignoring the unreadable file {path} ({type(err).__name__}: {err}); "
+            "the result will be computed again and the file overwritten.",
             stacklevel=2,
         )
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import torch
@@ -23,7 +23,6 @@ from helpers.evaluation import mean_and_se, score
 from helpers.models import VAE, bernoulli_vae, maf_prior, standard_normal_prior
 from helpers.objectives import elbo_loss, kl_warmup_loss
 from helpers.posteriors import iaf_vae, planar_vae
-from helpers.runtime import is_quick
 from helpers.training import History, Objective, fit
 
 Posterior = Literal["Gaussian", "planar", "IAF"]
@@ -34,8 +33,11 @@ Prior = Literal["Gaussian", "MAF", "NSF"]
 class Settings:
     """Sizes and budget shared by every variant of the comparison.
 
+    The comparison runs at :data:`FULL` or, in a chapter's short run, at
+    :data:`SHORT` (``run.pick(full=FULL, short=SHORT)``).
+
     Example:
-        >>> settings(quick=True).budget()
+        >>> SHORT.budget()
         {'epochs': 1, 'batch_size': 256, 'lr': 0.001, 'lr_decay': 0.975}
     """
 
@@ -43,11 +45,13 @@ class Settings:
     z: int  # latent dimensions
     flow_hidden: tuple[int, ...]  # MADE widths of flow priors and IAF posteriors
     context: int  # features of the IAF's context vector h(x)
-    flows: int  # planar layers
+    planar_layers: int  # layers of the planar posterior
     iaf_layers: int  # autoregressive layers of the IAF posterior
     epochs: int
     k_is: int  # importance samples per test image
-    test_images: int | None  # None: all 10 000
+    train_images: int | None = None  # None: all 50 000
+    valid_images: int | None = None  # None: all 10 000
+    test_images: int | None = None  # None: all 10 000
     batch_size: int = 256
     lr: float = 1e-3
     lr_decay: float = 0.975
@@ -61,23 +65,28 @@ class Settings:
             "lr_decay": self.lr_decay,
         }
 
+    def sizes(self) -> dict[str, Any]:
+        """The models' sizes (part of each trained model's cache key)."""
+        names = ("hidden", "z", "flow_hidden", "context", "planar_layers", "iaf_layers")
+        return {name: getattr(self, name) for name in names}
 
-def settings(quick: bool | None = None) -> Settings:
-    """The comparison's settings: the full ones, or quick mode's (default: the mode).
 
-    Example:
-        >>> full = settings(quick=False)
-        >>> full.hidden, full.z, full.epochs, full.k_is
-        ((512, 512), 16, 30, 500)
-    """
-    if is_quick() if quick is None else quick:
-        return Settings((64, 64), 16, (32, 32), 8, 16, 2, 1, 20, 500)
-    # 30 epochs, Adam's rate decaying to 1.3e-4, K = 500 on all 10 000 test images:
-    # chapters 8-10 run one after another (sharing the cache) within one 3-hour
-    # session on a 2-core AMD EPYC about 2.4 times slower than the sizing Xeon
-    # (benchmarks/results/resize-2026-12-03)
-    full = Settings((512, 512), 16, (256, 256), 64, 16, 2, 30, 500, None)
-    return replace(full, lr_decay=0.935)
+# 30 epochs, Adam's rate decaying to 1.3e-4, K = 500 on all 10 000 test images:
+# chapters 8-10 run one after another (sharing the cache) within one 3-hour session
+# on a 2-core AMD EPYC about 2.4 times slower than the sizing Xeon
+# (benchmarks/results/resize-2026-12-03)
+FULL = Settings(
+    hidden=(512, 512), z=16, flow_hidden=(256, 256), context=64, planar_layers=16,
+    iaf_layers=2, epochs=30, k_is=500, lr_decay=0.935,
+)  # fmt: skip
+"""The comparison's sizes and budget in a full run."""
+
+SHORT = Settings(
+    hidden=(64, 64), z=16, flow_hidden=(32, 32), context=8, planar_layers=16,
+    iaf_layers=2, epochs=1, k_is=20, train_images=3000, valid_images=500,
+    test_images=500,
+)  # fmt: skip
+"""The comparison's sizes and budget in a short run: narrow, 1 epoch, a data subset."""
 
 
 class Variant(NamedTuple):
@@ -111,39 +120,42 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def prior(kind: Prior, s: Settings) -> LazyDistribution:
-    """N(0, I), or a MAF or NSF prior of 3 transforms with ``s.flow_hidden`` units.
+def prior(kind: Prior, settings: Settings) -> LazyDistribution:
+    """N(0, I), or a MAF or NSF prior of 3 transforms with ``flow_hidden`` units.
 
     Example:
-        >>> type(prior("NSF", settings(quick=True))).__name__
-        'NSF'
+        >>> flow = prior("NSF", SHORT)
+        >>> type(flow).__name__, flow().sample((5,)).shape
+        ('NSF', torch.Size([5, 16]))
     """
+    z, hidden = settings.z, settings.flow_hidden
     if kind == "Gaussian":
-        return standard_normal_prior(s.z)
+        return standard_normal_prior(z)
     if kind == "MAF":
-        return maf_prior(s.z, 3, s.flow_hidden)
+        return maf_prior(z, 3, hidden)
     if kind == "NSF":
-        return zuko.flows.NSF(features=s.z, transforms=3, hidden_features=s.flow_hidden)
+        return zuko.flows.NSF(features=z, transforms=3, hidden_features=hidden)
     raise ValueError(f"prior must be 'Gaussian', 'MAF' or 'NSF', got {kind!r}.")
 
 
-def build(variant: Variant, s: Settings) -> VAE:
-    """The untrained model of ``variant`` at the sizes ``s`` (its prior built first).
+def build(variant: Variant, settings: Settings) -> VAE:
+    """The untrained model of ``variant`` at the sizes ``settings`` (prior built first).
 
     Example:
-        >>> vae = build(VARIANTS["MAF prior + IAF posterior"], settings(quick=True))
+        >>> vae = build(VARIANTS["MAF prior + IAF posterior"], SHORT)
         >>> type(vae.encoder).__name__, type(vae.prior).__name__
         ('IAFEncoder', 'MAF')
     """
-    p = prior(variant.prior, s)
+    z, hidden = settings.z, settings.hidden
+    p = prior(variant.prior, settings)
     if variant.posterior == "Gaussian":
-        return bernoulli_vae(784, s.z, s.hidden, p)
+        return bernoulli_vae(784, z, hidden, p)
     if variant.posterior == "planar":
-        return planar_vae(784, s.z, s.hidden, p, flows=s.flows)
+        return planar_vae(784, z, hidden, p, flows=settings.planar_layers)
     if variant.posterior == "IAF":
         return iaf_vae(
-            784, s.z, s.hidden, p, context=s.context, transforms=s.iaf_layers,
-            flow_hidden=s.flow_hidden,
+            784, z, hidden, p, context=settings.context,
+            transforms=settings.iaf_layers, flow_hidden=settings.flow_hidden,
         )  # fmt: skip
     raise ValueError(f"unknown posterior {variant.posterior!r}.")
 
@@ -163,12 +175,7 @@ def tutorial_vae(
 
 
 class ComparisonData(NamedTuple):
-    """MNIST for the comparison: grey training and validation images, binary test.
-
-    Example:
-        >>> ComparisonData(*[torch.zeros(2)] * 6)._fields[:2]
-        ('x_train', 'y_train')
-    """
+    """MNIST for the comparison: grey training and validation images, binary test."""
 
     x_train: Tensor
     y_train: Tensor
@@ -178,40 +185,45 @@ class ComparisonData(NamedTuple):
     y_test: Tensor
 
 
-def load_data(device: torch.device | str, s: Settings) -> ComparisonData:
-    """The training, validation and (``s.test_images`` of the) test images.
-
-    Example:
-        >>> data = load_data("cpu", settings(quick=True))
-        >>> len(data.x_test), sorted(data.x_test.unique().tolist())
-        (500, [0.0, 1.0])
-    """
-    x_train, y_train = load_mnist("train", device)
-    x_valid, y_valid = load_mnist("valid", device)
-    x_test, y_test = load_mnist("test", device, limit=s.test_images)
+def load_data(device: torch.device | str, settings: Settings) -> ComparisonData:
+    """The training, validation and test images (as many as ``settings`` says)."""
+    x_train, y_train = load_mnist("train", device, limit=settings.train_images)
+    x_valid, y_valid = load_mnist("valid", device, limit=settings.valid_images)
+    x_test, y_test = load_mnist("test", device, limit=settings.test_images)
     x_test = fixed_binarization(x_test, seed=2)
     return ComparisonData(x_train, y_train, x_valid, y_valid, x_test, y_test)
 
 
 def train(
-    model: VAE, variant: Variant, data: ComparisonData, s: Settings, **overrides: Any
+    model: VAE,
+    variant: Variant,
+    data: ComparisonData,
+    settings: Settings,
+    seed: int = 0,
+    **overrides: Any,
 ) -> History:
     """Train ``model`` on the comparison's budget (``overrides`` change it), cached.
 
+    The cache name is the variant's, and the configuration its posterior, prior and
+    sizes and ``seed``, the seed ``model`` was built from.
+
     Example:
-        >>> s, variant = settings(quick=True), VARIANTS["Gaussian VAE"]
-        >>> x = torch.rand(64, 784)
+        >>> variant, x = VARIANTS["Gaussian VAE"], torch.rand(64, 784)
         >>> data = ComparisonData(x, None, x[:16], None, None, None)
-        >>> len(train(build(variant, s), variant, data, s, epochs=2, cache=None))
-        2
+        >>> model = build(variant, SHORT)
+        >>> history = train(model, variant, data, SHORT, epochs=2, cache=None)
+        >>> [h["epoch"] for h in history], "valid_elbo" in history[-1]
+        ([1, 2], True)
     """
+    config = {"posterior": variant.posterior, "prior": variant.prior}
     arguments = {
         "objective": variant.objective,
         "metric": variant.metric,
         "valid": data.x_valid,
         "binarization": "dynamic",
         "cache": variant.cache,
-        **s.budget(),
+        "config": config | settings.sizes() | {"seed": seed},
+        **settings.budget(),
         **overrides,
     }
     return fit(model, data.x_train, **arguments)
@@ -220,24 +232,25 @@ def train(
 def train_variants(
     variants: dict[Any, Variant],
     data: ComparisonData,
-    s: Settings,
+    settings: Settings,
     device: torch.device | str,
+    seed: int = 0,
 ) -> tuple[dict[Any, VAE], dict[Any, History]]:
-    """Build (from seed 0) and train every variant; the models and their histories.
+    """Build (from ``seed``) and train every variant; the models and their histories.
 
     Example:
-        >>> s, x = settings(quick=True), torch.rand(32, 784)
+        >>> x = torch.rand(32, 784)
         >>> data = ComparisonData(x, None, x[:8], None, None, None)
         >>> variants = {"plain": Variant(None, "Gaussian", "Gaussian")}
-        >>> models, histories = train_variants(variants, data, s, "cpu")
-        >>> len(histories["plain"]) == s.epochs
-        True
+        >>> models, histories = train_variants(variants, data, SHORT, "cpu")
+        >>> type(models["plain"].encoder).__name__, len(histories["plain"])
+        ('GaussianEncoder', 1)
     """
     models, histories = {}, {}
     for key, variant in variants.items():
-        torch.manual_seed(0)
-        models[key] = build(variant, s).to(device)
-        histories[key] = train(models[key], variant, data, s)
+        torch.manual_seed(seed)
+        models[key] = build(variant, settings).to(device)
+        histories[key] = train(models[key], variant, data, settings, seed)
     return models, histories
 
 
@@ -245,13 +258,13 @@ def score_variants(
     models: dict[Any, VAE],
     histories: dict[Any, History],
     x_test: Tensor,
-    s: Settings,
+    settings: Settings,
     columns: Sequence[str] | None = None,
     reference: Any = None,
 ) -> dict[Any, dict[str, float]]:
     """A table row per model: its :func:`helpers.evaluation.score` on ``x_test`` with
-    ``s.k_is`` samples (``columns`` of :meth:`~helpers.evaluation.Scores.row`), then
-    its mean seconds per training epoch.
+    ``settings.k_is`` samples (``columns`` of :meth:`~helpers.evaluation.Scores.row`),
+    then its mean seconds per training epoch.
 
     With ``reference`` (a key of ``models``), each row also gets ``ΔNLL``, its NLL minus
     the reference model's, as a mean of per-image differences on the same images, and
@@ -261,18 +274,17 @@ def score_variants(
     the ELBO by more than four standard errors: the estimator would be broken.
 
     Example:
-        >>> s = settings(quick=True)
-        >>> model = build(VARIANTS["Gaussian VAE"], s)
+        >>> model = build(VARIANTS["Gaussian VAE"], SHORT)
         >>> x = torch.bernoulli(torch.full((8, 784), 0.3))
         >>> history = [{"seconds": 2.0}]
-        >>> rows = score_variants({"g": model}, {"g": history}, x, s, ["NLL"], "g")
+        >>> rows = score_variants({"g": model}, {"g": history}, x, SHORT, ["NLL"], "g")
         >>> list(rows["g"]), rows["g"]["ΔNLL"]
         (['NLL', 'ΔNLL', 'ΔNLL s.e.', 's / epoch'], 0.0)
     """
     scores = {}
     for key, model in models.items():
         name = re.sub(r"\W+", "-", str(key)).strip("-").lower()
-        scores[key] = score(model, x_test, s.k_is, cache=name)  # once per model
+        scores[key] = score(model, x_test, settings.k_is, cache=name)  # once per model
         if not scores[key].bound_holds():
             raise AssertionError(f"{key}: importance sampling fell below the ELBO")
     rows = {}

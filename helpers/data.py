@@ -15,25 +15,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from helpers.runtime import book_root, is_quick
+from helpers.runtime import book_root
 
 DATA_ENV = "VAEBOOK_DATA"
-Binarization = Literal["dynamic", "fixed", "threshold", "none"]
+Binarization = Literal["dynamic", "threshold", "none"]
+Split = Literal["train", "valid", "test", "train+valid"]
 MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-QUICK_SIZES = {"train": 3000, "valid": 500, "test": 1000}
 
 
 def data_root() -> Path:
     """``VAEBOOK_DATA`` if set, else ``data/`` at the book's root.
 
     Example:
-        >>> data_root().name != ""
-        True
+        >>> os.environ["VAEBOOK_DATA"] = "/srv/mnist"
+        >>> data_root()
+        PosixPath('/srv/mnist')
+        >>> del os.environ["VAEBOOK_DATA"]
     """
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else book_root() / "data"
@@ -99,12 +101,8 @@ def read_mnist(train: bool) -> tuple[Tensor, Tensor]:
 
     Read through torchvision from :func:`data_root`, downloaded there if missing; if
     that fails too, one ``FileNotFoundError`` says where to put the files. A damaged
-    file (of the wrong size) raises ``ValueError`` naming it.
-
-    Example:
-        >>> images, labels = read_mnist(train=False)
-        >>> images.shape, images.dtype, labels.shape
-        (torch.Size([10000, 28, 28]), torch.uint8, torch.Size([10000]))
+    file (of the wrong size) raises ``ValueError`` naming it. The training images
+    are ``[60000, 28, 28]``, the test images ``[10000, 28, 28]``.
     """
     from torchvision.datasets import MNIST
 
@@ -123,33 +121,49 @@ def read_mnist(train: bool) -> tuple[Tensor, Tensor]:
     return dataset.data, dataset.targets
 
 
+def select_split(
+    images: Tensor, labels: Tensor, split: Split, n_valid: int = 10_000
+) -> tuple[Tensor, Tensor]:
+    """The images and labels of ``split`` from MNIST's training or test set.
+
+    ``valid`` is the last ``n_valid`` of the training images, held out of ``train``;
+    ``train+valid`` and ``test`` are the whole set they are given.
+
+    Example:
+        >>> images, labels = torch.zeros(60, 28, 28), torch.arange(60)
+        >>> train, valid = (select_split(images, labels, s, n_valid=10)[1]
+        ...                 for s in ("train", "valid"))
+        >>> len(train), valid.tolist()
+        (50, [50, 51, 52, 53, 54, 55, 56, 57, 58, 59])
+    """
+    if split == "train":
+        return images[:-n_valid], labels[:-n_valid]
+    if split == "valid":
+        return images[-n_valid:], labels[-n_valid:]
+    if split in ("test", "train+valid"):
+        return images, labels
+    raise ValueError(
+        f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}."
+    )
+
+
 def load_mnist(
-    split: Literal["train", "valid", "test", "train+valid"],
+    split: Split,
     device: torch.device | str = "cpu",
-    n_valid: int = 10_000,
     limit: int | None = None,
+    n_valid: int = 10_000,
 ) -> tuple[Tensor, Tensor]:
     """Grey levels in [0, 1] as ``float32 [N, 784]`` on ``device``, and labels ``[N]``.
 
-    ``valid`` is the last ``n_valid`` of MNIST's 60 000 training images, held out of
-    ``train``. In quick mode (or with ``limit``) only the first images are kept.
-
-    Example:
-        >>> x, y = load_mnist("test", limit=5)
-        >>> x.shape, x.dtype, float(x.min()) >= 0.0, float(x.max()) <= 1.0, y.shape
-        (torch.Size([5, 784]), torch.float32, True, True, torch.Size([5]))
+    The images of ``split`` (:func:`select_split`), or with ``limit`` only the first
+    ``limit`` of them (a chapter's short run passes one). Reads MNIST with
+    :func:`read_mnist`.
     """
     if split not in ("train", "valid", "test", "train+valid"):
         raise ValueError(
             f"split must be 'train', 'valid', 'test' or 'train+valid', got {split!r}."
         )
-    images, labels = read_mnist(train=split != "test")
-    if split == "train":
-        images, labels = images[:-n_valid], labels[:-n_valid]
-    elif split == "valid":
-        images, labels = images[-n_valid:], labels[-n_valid:]
-    if limit is None and is_quick():
-        limit = QUICK_SIZES["train" if split == "train+valid" else split]
+    images, labels = select_split(*read_mnist(train=split != "test"), split, n_valid)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     x = images.to(device).reshape(len(images), -1).float().div_(255)
@@ -165,12 +179,8 @@ def load_binarized_mnist(
 
     The fixed binary images of Larochelle & Murray (2011), the benchmark of the
     literature's likelihood tables (50 000 train, 10 000 valid, 10 000 test), read from
-    ``binarized_mnist/binarized_mnist.npz`` under :func:`data_root`.
-
-    Example:
-        >>> x = load_binarized_mnist("test", limit=5)
-        >>> x.shape, sorted(x.unique().tolist())
-        (torch.Size([5, 784]), [0.0, 1.0])
+    ``binarized_mnist/binarized_mnist.npz`` under :func:`data_root`; with ``limit``
+    only the first ``limit`` images.
 
     References:
         Larochelle & Murray, The Neural Autoregressive Distribution Estimator (2011).
@@ -184,8 +194,6 @@ def load_binarized_mnist(
         )
     with np.load(path) as arrays:
         array = arrays[split]
-    if limit is None and is_quick():
-        limit = QUICK_SIZES[split]
     if limit is not None:
         array = array[:limit]
     return torch.from_numpy(array).to(device).float()
@@ -194,52 +202,55 @@ def load_binarized_mnist(
 def binarize(
     x: Tensor, mode: Binarization, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Turn grey levels in [0, 1] into 0/1 pixels.
+    """Turn grey levels in [0, 1] into 0/1 pixels, as training does to each batch.
 
-    ``dynamic`` and ``fixed`` both draw ``Bernoulli(x)``; they differ in *when* the
-    draw is made (every epoch vs once, seeded). ``threshold`` rounds (``x.round()``),
-    ``none`` leaves ``x`` as it is.
+    ``dynamic`` draws ``Bernoulli(x)``, a fresh draw at every call (so every epoch
+    sees new pixels); ``threshold`` rounds (``x.round()``); ``none`` leaves ``x`` as
+    it is. Held-out images are binarized once instead (:func:`fixed_binarization`).
 
     Example:
-        >>> binarize(torch.tensor([0.2, 0.7]), "threshold")
-        tensor([0., 1.])
+        >>> x = torch.tensor([0.2, 0.7])
+        >>> binarize(x, "threshold"), binarize(torch.full((4,), 0.5), "dynamic").shape
+        (tensor([0., 1.]), torch.Size([4]))
     """
-    if mode in ("dynamic", "fixed"):
+    if mode == "dynamic":
         return torch.bernoulli(x, generator=generator)
     if mode == "threshold":
         return x.round()
     if mode == "none":
         return x
     raise ValueError(
-        f"binarization must be 'dynamic', 'fixed', 'threshold' or 'none', got {mode!r}."
+        f"binarization must be 'dynamic', 'threshold' or 'none', got {mode!r}."
     )
 
 
 def fixed_binarization(x: Tensor, seed: int = 0) -> Tensor:
-    """One seeded Bernoulli draw (the same every run), for validation and test sets.
+    """One seeded Bernoulli draw, the same in every run: for validation and test sets.
 
     Example:
         >>> x = torch.full((2, 5), 0.5)
         >>> torch.equal(fixed_binarization(x, seed=1), fixed_binarization(x, seed=1))
         True
+        >>> torch.equal(fixed_binarization(x, seed=1), fixed_binarization(x, seed=2))
+        False
     """
     generator = torch.Generator(device=x.device).manual_seed(seed)
-    return binarize(x, "fixed", generator)
+    return torch.bernoulli(x, generator=generator)
 
 
 def held_out_binarization(x: Tensor, mode: Binarization, seed: int = 1) -> Tensor:
     """Held-out images binarized once, to match training done with ``mode``.
 
-    ``dynamic`` and ``fixed`` give one seeded draw (:func:`fixed_binarization`),
-    ``threshold`` rounds and ``none`` keeps ``x``. Pixels already 0 or 1 stay as they
-    are, so binarizing twice changes nothing.
+    ``dynamic`` gives one seeded draw (:func:`fixed_binarization`), ``threshold``
+    rounds and ``none`` keeps ``x``. Pixels already 0 or 1 stay as they are, so
+    binarizing twice changes nothing.
 
     Example:
         >>> x = torch.tensor([[0.0, 0.4, 1.0]])
         >>> held_out_binarization(x, "threshold"), held_out_binarization(x, "none")
         (tensor([[0., 0., 1.]]), tensor([[0.0000, 0.4000, 1.0000]]))
     """
-    if mode in ("dynamic", "fixed"):
+    if mode == "dynamic":
         return fixed_binarization(x, seed)
     return binarize(x, mode)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from helpers.cache import load_cached, save_atomically
 from helpers.objectives import ElboTerms, elbo_terms, sample_and_log_prob
 from helpers.runtime import cache_dir
 
@@ -51,24 +50,6 @@ def elbo_per_image(
     model.eval()
     parts = [elbo_terms(model, xb, analytic_kl) for xb in x.split(batch_size)]
     return ElboTerms(*(torch.cat(column) for column in zip(*parts)))
-
-
-def evaluate_elbo(
-    model: nn.Module, x: Tensor, batch_size: int = 1000, analytic_kl: bool = False
-) -> dict[str, float]:
-    """Mean ELBO, reconstruction and KL over the rows of ``x`` (one sample each).
-
-    Example:
-        >>> from helpers.models import bernoulli_vae
-        >>> sorted(evaluate_elbo(bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)))
-        ['elbo', 'kl', 'recon']
-    """
-    terms = elbo_per_image(model, x, batch_size, analytic_kl)
-    return {
-        "elbo": terms.elbo.mean().item(),
-        "recon": terms.recon.mean().item(),
-        "kl": terms.kl.mean().item(),
-    }
 
 
 def log_importance_weights(model: nn.Module, x: Tensor, n: int) -> Tensor:
@@ -113,14 +94,14 @@ def importance_log_likelihood(
     References:
         Burda, Grosse & Salakhutdinov, Importance Weighted Autoencoders (2016).
     """
-    estimates = importance_log_likelihoods(
+    estimates = importance_log_likelihood_by_k(
         model, x, [n_samples], batch_size, max_points
     )
     return estimates[n_samples]
 
 
 @torch.no_grad()
-def importance_log_likelihoods(
+def importance_log_likelihood_by_k(
     model: nn.Module,
     x: Tensor,
     ks: Sequence[int],
@@ -132,9 +113,11 @@ def importance_log_likelihoods(
 
     Example:
         >>> from helpers.models import bernoulli_vae
+        >>> _ = torch.manual_seed(0)
         >>> vae, x = bernoulli_vae(6, 2, (8,)), torch.ones(5, 6)
-        >>> sorted(importance_log_likelihoods(vae, x, [10, 100]))
-        [10, 100]
+        >>> by_k = importance_log_likelihood_by_k(vae, x, [1, 1000])
+        >>> bool(by_k[1000].mean() > by_k[1].mean())  # more samples, a tighter bound
+        True
     """
     model.eval()
     if max_points is None:
@@ -246,7 +229,7 @@ def score(
             torch.manual_seed(seed)
         terms = elbo_per_image(model, x, analytic_kl=analytic_kl)
         ks = [n_samples, *also_k]
-        log_px = importance_log_likelihoods(model, x, ks, batch_size, max_points)
+        log_px = importance_log_likelihood_by_k(model, x, ks, batch_size, max_points)
         at = {k: log_px[k] for k in settings["also_k"]}
         scores = Scores(terms.elbo, terms.recon, terms.kl, log_px[n_samples], at)
         if path:
@@ -283,27 +266,16 @@ def write_cached_scores(path: Path, scores: Scores) -> None:
     payload["log_px_at"] = {
         int(k): v.cpu() for k, v in (scores.log_px_at or {}).items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    save_atomically(path, payload)
 
 
 def read_cached_scores(path: Path, device: torch.device) -> Scores | None:
     """The scores stored at ``path``, or None (a damaged file warns, then None)."""
-    if not path.exists():
+    payload = load_cached(path, device, keys=(*Scores._fields[:4], "log_px_at"))
+    if payload is None:
         return None
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-        at = payload.pop("log_px_at")
-        return Scores(**payload, log_px_at=at)
-    except Exception as err:  # truncated or foreign file: compute the scores again
-        warnings.warn(
-            f"Ignoring the unreadable cached scores {path} ({type(err).__name__}: "
-            f"{err}); they will be computed again and the file overwritten.",
-            stacklevel=3,
-        )
-        return None
+    at = payload.pop("log_px_at")
+    return Scores(**payload, log_px_at=at)
 
 
 @torch.no_grad()

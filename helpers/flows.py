@@ -151,26 +151,14 @@ class RadialTransform(Transform):
         return self.z0 + d * (self.alpha + r) / (self.alpha + r + self.beta)
 
 
-def compose(transforms: Sequence[Transform]) -> Transform:
-    """f_K ∘ ... ∘ f_1 as one transform whose ``call_and_ladj`` sums the log-dets.
-
-    Example:
-        >>> f = compose([RadialTransform(torch.zeros(2), torch.tensor(0.0),
-        ...                              torch.tensor(1.0))] * 2)
-        >>> f.call_and_ladj(torch.ones(3, 2))[1].shape
-        torch.Size([3])
-    """
-    return ComposedTransform(*transforms)
-
-
 def sampling_flow(base: Distribution, transforms: Sequence[Transform]) -> Distribution:
     r"""The law of z_K = f_K ∘ ... ∘ f_1(z_0), z_0 ~ ``base``, sampled the cheap way.
 
     zuko's ``NormalizingFlow(t, base)`` maps data to base with ``t``, so the flow is
-    given as ``compose(...).inv``: ``rsample_and_log_prob`` then runs f_1, ..., f_K
-    forward once and returns log q_K(z_K) = log q_0(z_0) - Σ_k log|det ∂f_k/∂z_{k-1}|,
-    while ``log_prob`` would need the inverse. With no transforms, ``base`` itself is
-    returned.
+    given as the inverse of zuko's ``ComposedTransform(f_1, ..., f_K)``:
+    ``rsample_and_log_prob`` then runs f_1, ..., f_K forward once and returns
+    log q_K(z_K) = log q_0(z_0) - Σ_k log|det ∂f_k/∂z_{k-1}|, while ``log_prob`` would
+    need the inverse. With no transforms, ``base`` itself is returned.
 
     Example:
         >>> from zuko.distributions import DiagNormal
@@ -180,4 +168,6 @@ def sampling_flow(base: Distribution, transforms: Sequence[Transform]) -> Distri
         >>> z.shape, log_q.shape
         (torch.Size([5, 2]), torch.Size([5]))
     """
-    return NormalizingFlow(compose(transforms).inv, base) if transforms else base
+    if not transforms:
+        return base
+    return NormalizingFlow(ComposedTransform(*transforms).inv, base)

@@ -103,31 +103,6 @@ class BernoulliDecoder(LazyDistribution):
         return Independent(Bernoulli(logits=self.net(z), validate_args=False), 1)
 
 
-class GaussianDecoder(LazyDistribution):
-    """p(x | z) = N(mu(z), diag sigma^2), a learned scale per pixel, for real-valued x.
-
-    The book's MNIST chapters use binary pixels and :class:`BernoulliDecoder`; this
-    decoder is for grey levels or other real-valued data.
-
-    Example:
-        >>> p = GaussianDecoder(2, 6, hidden=(8,))(torch.zeros(5, 2))
-        >>> p.log_prob(torch.rand(5, 6)).shape
-        torch.Size([5])
-    """
-
-    def __init__(
-        self, z_features: int, x_features: int, hidden: Sequence[int] = (512, 512)
-    ) -> None:
-        super().__init__()
-        self.z_features = z_features
-        self.net = mlp(z_features, hidden, x_features)
-        self.raw_scale = nn.Parameter(torch.zeros(x_features))
-
-    def forward(self, z: Tensor) -> Distribution:
-        check_features(z, self.z_features, "GaussianDecoder")
-        return DiagNormal(self.net(z), F.softplus(self.raw_scale) + MIN_SCALE)
-
-
 def standard_normal_prior(z_features: int) -> UnconditionalDistribution:
     """p(z) = N(0, I) as a lazy distribution without parameters (buffers only).
 

@@ -2,36 +2,33 @@
 
 The HTML book is built by jupyter-book, whose myst-nb pastes glued values into the
 text (``{glue:text}`name```). On Colab, and anywhere else myst-nb is not installed,
-the same call shows the value (or nothing) and the chapter runs on.
+the same call does nothing (or shows the value, with ``display=True``) and the
+chapter runs on.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-GLUED: dict[str, Any] = {}
-"""Every value glued in this session, by name (also when myst-nb is there)."""
 
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Hand ``value`` to the book's prose under ``name``; also show it if ``display``.
 
-def glue(name: str, value: Any, display: bool = True) -> None:
-    """Record ``value`` under ``name`` for the book's prose; show it when ``display``.
-
-    With myst-nb importable this is ``myst_nb.glue`` (the value is stored in the
-    cell's output, where the book's build finds it); without it the value is only
-    displayed, as a plain ``display(value)`` would. Outside IPython it only records
-    (and prints the value when ``display``).
+    With myst-nb importable, inside IPython, this is ``myst_nb.glue`` (the value is
+    stored in the cell's output, hidden unless ``display``, where the book's build
+    finds it); without myst-nb the value is only shown, and only if ``display``, as
+    ``display(value)`` would.
 
     NumPy and one-element torch scalars are glued as Python numbers, whose text
     myst-nb's format specs (``{glue:text}`name:.2f```) can read.
 
     Example:
         >>> import numpy as np
-        >>> glue("answer", np.float64(0.5), display=False)
-        >>> GLUED["answer"], type(GLUED["answer"]).__name__
-        (0.5, 'float')
+        >>> glue("ch0_answer", np.float64(0.5))  # for the prose only: nothing shown
+        >>> glue("ch0_answer", np.float64(0.5), display=True)  # and shown
+        0.5
     """
     value = plain_scalar(value)
-    GLUED[name] = value
     myst_glue = _myst_glue()
     if myst_glue is not None and _in_ipython():
         myst_glue(name, value, display=display)

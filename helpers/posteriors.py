@@ -79,10 +79,6 @@ class PlanarFlowEncoder(LazyDistribution):
             x_features, hidden, 2 * z_features + flows * (2 * z_features + 1)
         )
 
-    def extra_repr(self) -> str:
-        # part of the model's repr, hence of the training cache key
-        return f"flows={self.flows}, w_min={self.w_min}"
-
     def forward(self, x: Tensor) -> Distribution:
         check_features(x, self.x_features, "PlanarFlowEncoder")
         d, k = self.z_features, self.flows
@@ -167,10 +163,6 @@ class IAFEncoder(LazyDistribution):
                 nn.init.zeros_(layer.hyper[-1].bias)
         # a LazyInverse: NormalizingFlow samples with its inverse, the MAF
         self.transform = maf.transform.inv
-
-    def extra_repr(self) -> str:
-        # part of the model's repr, hence of the training cache key
-        return f"identity_init={self.identity_init}"
 
     def forward(self, x: Tensor) -> NormalizingFlow:
         check_features(x, self.x_features, "IAFEncoder")

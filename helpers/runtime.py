@@ -1,4 +1,9 @@
-"""Run-time set-up shared by every chapter: mode, seed, device, paths."""
+"""Run-time set-up shared by every chapter: the run (full or short), seed, device.
+
+:func:`setup` is the one place that decides whether a chapter makes a full run or a
+short one; it returns a :class:`Run`, which the chapter passes to whatever depends on
+that choice. Nothing else in ``helpers`` reads the choice from anywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,42 @@ import os
 import platform
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-QUICK_ENV = "VAEBOOK_QUICK"
+SHORT_RUN_ENV = "VAEBOOK_QUICK"  # CI and `make execute` set it; it overrides SHORT_RUN
 SEED_ENV = "VAEBOOK_SEED"
-
-_short_run = False  # the notebook's SHORT_RUN switch, as last passed to setup()
+T = TypeVar("T")
 
 
 class FullRunNeedsGPU(RuntimeError):
-    """Raised on Colab when the full schedule would start on a CPU."""
+    """Raised on Colab when the full run would start on a CPU."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a chapter's run is: full or short, on which device, from which seed.
+
+    A short run (about a minute on a CPU) uses less data, fewer epochs and fewer
+    samples: its numbers are rough, but it goes through every line of the chapter.
+
+    Example:
+        >>> run = Run(torch.device("cpu"), short=True, seed=0)
+        >>> run.pick(full=400, short=2), run.pick(full=None, short=3000)
+        (2, 3000)
+    """
+
+    device: torch.device
+    short: bool
+    seed: int
+
+    def pick(self, full: T, short: T) -> T:
+        """The value for this run: ``full`` in a full run, ``short`` in a short one."""
+        return short if self.short else full
 
 
 def env_flag(name: str) -> bool:
@@ -33,15 +61,23 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "0").strip().lower() not in {"", "0", "false", "no"}
 
 
-def is_quick() -> bool:
-    """True for the short schedule: ``VAEBOOK_QUICK`` when set, else ``SHORT_RUN``.
+def short_run_from_env(short_run: bool) -> bool:
+    """``VAEBOOK_QUICK`` when it is set (``0``: a full run), else ``short_run``.
 
-    CI and ``make execute`` set the variable (``VAEBOOK_QUICK=0`` is the full run);
-    a reader flips the notebook's ``SHORT_RUN`` line, which ``setup`` passes here.
+    CI and ``make execute`` set the variable; a reader flips the notebook's
+    ``SHORT_RUN`` line instead.
+
+    Example:
+        >>> os.environ["VAEBOOK_QUICK"] = "1"
+        >>> short_run_from_env(False)
+        True
+        >>> del os.environ["VAEBOOK_QUICK"]
+        >>> short_run_from_env(False)
+        False
     """
-    if not os.environ.get(QUICK_ENV, "").strip():
-        return _short_run
-    return env_flag(QUICK_ENV)
+    if not os.environ.get(SHORT_RUN_ENV, "").strip():
+        return short_run
+    return env_flag(SHORT_RUN_ENV)
 
 
 def on_colab() -> bool:
@@ -49,18 +85,18 @@ def on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def check_colab_device(device: torch.device) -> None:
-    """Refuse the full schedule on a Colab CPU runtime, saying how to get on.
+def check_colab_device(device: torch.device, short: bool) -> None:
+    """Refuse a full run on a Colab CPU runtime, saying how to get on.
 
     Off Colab a CPU full run is allowed: the book itself is executed on CPUs.
     """
-    if on_colab() and device.type == "cpu" and not is_quick():
+    if on_colab() and device.type == "cpu" and not short:
         raise FullRunNeedsGPU(
-            "This Colab runtime has no GPU, and the chapter's full schedule would "
+            "This Colab runtime has no GPU, and the chapter's full run would "
             "take hours on its CPU. Either\n"
             "- switch to a GPU: Runtime → Change runtime type → a GPU (T4 is enough) "
             "→ Save, then run the notebook again from the top (Runtime → Run all); or\n"
-            "- choose the short schedule: set SHORT_RUN = True in the first code cell "
+            "- choose a short run: set SHORT_RUN = True in the first code cell "
             "and run again (about a minute; its numbers are only rough)."
         )
 
@@ -69,8 +105,12 @@ def seed_from_env() -> int:
     """The seed in ``VAEBOOK_SEED`` (default 0), so a run can be repeated over seeds.
 
     Example:
-        >>> isinstance(seed_from_env(), int)
-        True
+        >>> os.environ["VAEBOOK_SEED"] = "3"
+        >>> seed_from_env()
+        3
+        >>> del os.environ["VAEBOOK_SEED"]
+        >>> seed_from_env()
+        0
     """
     raw = os.environ.get(SEED_ENV, "0")
     try:
@@ -93,12 +133,7 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU.
-
-    Example:
-        >>> pick_device().type in {"cuda", "mps", "cpu"}
-        True
-    """
+    """CUDA if present, then Apple's MPS, then the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda")
     if (
@@ -113,11 +148,6 @@ def cpu_name() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one).
 
     Benchmark records and the appendix name the machine with it.
-
-    Example:
-        >>> name = cpu_name()
-        >>> isinstance(name, str) and len(name) > 0
-        True
     """
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -128,12 +158,7 @@ def cpu_name() -> str:
 
 
 def book_root() -> Path:
-    """The book's root folder (where ``_config.yml`` is), else the working directory.
-
-    Example:
-        >>> book_root().is_dir()
-        True
-    """
+    """The book's root folder (where ``_config.yml`` is), else the working directory."""
     here = Path(__file__).resolve().parent.parent
     return here if (here / "_config.yml").exists() else Path.cwd()
 
@@ -145,9 +170,10 @@ def cache_dir() -> Path:
     execution costs what a reader who opens the chapter alone pays.
 
     Example:
-        >>> os.environ.pop("VAEBOOK_CACHE", None) and None
-        >>> cache_dir().name
-        '_cache'
+        >>> os.environ["VAEBOOK_CACHE"] = "/tmp/cold-04"
+        >>> cache_dir()
+        PosixPath('/tmp/cold-04')
+        >>> del os.environ["VAEBOOK_CACHE"]
     """
     folder = os.environ.get("VAEBOOK_CACHE")
     return Path(folder) if folder else book_root() / "_cache"
@@ -160,9 +186,6 @@ def configure_backends(device: torch.device) -> None:
     - denormal floats flushed to zero on the CPU: tiny values that appear as training
       goes on otherwise take a slow path in the CPU's arithmetic (measured: epochs of
       the benchmark's model 38 % slower from the fourth on).
-
-    Example:
-        >>> configure_backends(torch.device("cpu"))
     """
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")
@@ -170,28 +193,29 @@ def configure_backends(device: torch.device) -> None:
     torch.set_flush_denormal(True)
 
 
-def setup(seed: int | None = None, short_run: bool = False) -> torch.device:
-    """Pick the schedule and device, seed everything, set backends and theme; print.
+def setup(short_run: bool = False, seed: int | None = None) -> Run:
+    """Decide the run, pick the device, seed everything, set backends and theme.
 
     The first code cell of every chapter calls this with its ``SHORT_RUN`` switch
-    (``VAEBOOK_QUICK``, when set, overrides it). On a Colab CPU runtime the full
-    schedule is refused with :class:`FullRunNeedsGPU`.
+    (``VAEBOOK_QUICK``, when set, overrides it) and keeps the :class:`Run` it returns.
+    ``seed`` defaults to ``VAEBOOK_SEED`` (else 0). On a Colab CPU runtime a full run
+    is refused with :class:`FullRunNeedsGPU`. Prints one line, e.g. ``full run |
+    device: CPU | seed: 0 | torch 2.14.1``.
     """
     from helpers.plots import set_theme
 
-    global _short_run
-    _short_run = short_run
+    short = short_run_from_env(short_run)
     device = pick_device()
-    check_colab_device(device)
+    check_colab_device(device, short)
     seed = seed_from_env() if seed is None else seed
     seed_everything(seed)
     configure_backends(device)
     set_theme()
-    mode = (
-        "quick (the short schedule: small data, rough numbers)"
-        if is_quick()
-        else "full"
+    kind = "short run (about a minute; rough numbers)" if short else "full run"
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else device.type.upper()
     )
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(f"mode: {mode} | device: {name} | seed: {seed} | torch {torch.__version__}")
-    return device
+    print(f"{kind} | device: {name} | seed: {seed} | torch {torch.__version__}")
+    return Run(device=device, short=short, seed=seed)

@@ -23,8 +23,7 @@ from helpers.runtime import cpu_name
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work, so that a clock reading means what it says.
 
-    Example:
-        >>> synchronize(torch.device("cpu"))  # nothing to wait for on the CPU
+    A CUDA device runs queued work asynchronously; the CPU has nothing to wait for.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -46,11 +45,7 @@ def device_name(device: torch.device, cpu_model: bool = False) -> str:
 
 
 def reset_peak_memory(device: torch.device) -> None:
-    """Start a new peak-memory measurement on a CUDA device (nothing elsewhere).
-
-    Example:
-        >>> reset_peak_memory(torch.device("cpu"))
-    """
+    """Start a new peak-memory measurement on a CUDA device (nothing elsewhere)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 

@@ -5,8 +5,8 @@
 - :func:`validate` scores held-out data with the objective;
 - :class:`EarlyStopping` keeps the best weights by a validation metric and says when
   to stop;
-- :func:`run_key`, :func:`load_trained` and :func:`save_trained` cache trained weights
-  under ``_cache/``;
+- :func:`training_key`, :func:`load_trained` and :func:`save_trained` cache trained
+  weights under ``_cache/``, keyed on a configuration the caller names;
 - :func:`prepare_data` binarizes the validation images once;
 - :func:`show_progress` writes one progress line per epoch;
 - :func:`fit` puts them together, with the learning rate decayed after each epoch.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 import time
 import warnings
@@ -27,10 +28,10 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from helpers.cache import cache_path, load_checkpoint, save_checkpoint
+from helpers.cache import cache_path, load_cached, save_atomically
 from helpers.data import Binarization, batches, held_out_binarization
 from helpers.objectives import elbo_loss
-from helpers.runtime import env_flag, is_quick, seed_from_env
+from helpers.runtime import env_flag
 
 Objective = Callable[[nn.Module, tuple[Tensor, ...], float], dict[str, Tensor]]
 History = list[dict[str, float]]
@@ -38,21 +39,11 @@ COMPILE_ENV = "VAEBOOK_COMPILE"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A logged training quantity became NaN or infinite.
-
-    Example:
-        >>> issubclass(NonFiniteLossError, FloatingPointError)
-        True
-    """
+    """A logged training quantity became NaN or infinite (see :class:`RunningLogs`)."""
 
 
 def compile_from_env() -> bool:
-    """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives by default.
-
-    Example:
-        >>> compile_from_env() == env_flag("VAEBOOK_COMPILE")
-        True
-    """
+    """True when ``VAEBOOK_COMPILE`` asks :func:`fit` to compile objectives."""
     return env_flag(COMPILE_ENV)
 
 
@@ -62,10 +53,6 @@ def compiled(objective: Objective) -> Objective:
     A failure shows at the first call (no compiler, an unsupported Python or torch
     build), so that call is retried eagerly and every later call goes straight to the
     eager objective.
-
-    Example:
-        >>> callable(compiled(elbo_loss))
-        True
     """
     try:
         fast = torch.compile(objective)
@@ -96,19 +83,6 @@ def compiled(objective: Objective) -> Objective:
         return objective(model, batch, progress)
 
     return run
-
-
-def describe(objective: Callable[..., Any]) -> str:
-    """A stable text for an objective (``functools.partial`` keywords too), for caching.
-
-    Example:
-        >>> describe(functools.partial(elbo_loss, beta=4.0))
-        "helpers.objectives.elbo_loss([('beta', 4.0)])"
-    """
-    if isinstance(objective, functools.partial):
-        return f"{describe(objective.func)}({sorted(objective.keywords.items())})"
-    module = getattr(objective, "__module__", "")
-    return f"{module}.{getattr(objective, '__qualname__', repr(objective))}"
 
 
 class RunningLogs:
@@ -283,31 +257,23 @@ class EarlyStopping:
             model.load_state_dict(self.state)
 
 
-def run_key(
-    name: str | None, model: nn.Module, objective: Objective, **run: Any
+def training_key(
+    name: str, config: dict[str, Any], schedule: dict[str, Any]
 ) -> dict[str, Any]:
-    """Everything that defines a training run, as a dictionary to hash for the cache.
+    """What defines a training run's weights, as the dictionary the cache hashes.
 
-    ``run`` holds :func:`fit`'s settings; the mode and seed are added, and ``config``
-    (if given) is merged in.
+    ``config`` is what the caller names (the model's kind and sizes, the objective
+    and its settings, the seed the weights start from); ``schedule`` is
+    :func:`fit`'s own arguments and the sizes of the data.
 
     Example:
-        >>> key = run_key("demo", nn.Linear(1, 1), elbo_loss, epochs=2, config={"b": 1})
-        >>> key["epochs"], key["b"], "quick" in key and "seed" in key
-        (2, 1, True)
+        >>> key = training_key("ch4_vae", {"z": 32, "seed": 0}, {"epochs": 400})
+        >>> key
+        {'name': 'ch4_vae', 'config': {'z': 32, 'seed': 0}, 'schedule': {'epochs': 400}}
+        >>> cache_path("ch4_vae", key).name
+        'ch4_vae-....pt'
     """
-    config = run.pop("config", None) or {}
-    if run.get("metric") == "elbo":  # the default: keys stay as they were before
-        del run["metric"]
-    return {
-        "name": name,
-        "model": repr(model),
-        "objective": describe(objective),
-        **run,
-        "quick": is_quick(),
-        "seed": seed_from_env(),
-        **config,
-    }
+    return {"name": name, "config": config, "schedule": schedule}
 
 
 def load_trained(model: nn.Module, path: Path, label: str) -> History | None:
@@ -318,7 +284,7 @@ def load_trained(model: nn.Module, path: Path, label: str) -> History | None:
         True
     """
     device = next(model.parameters()).device
-    payload = load_checkpoint(path, map_location=device)
+    payload = load_cached(path, map_location=device, keys=("model", "history"))
     if payload is None:
         return None
     try:
@@ -336,7 +302,7 @@ def load_trained(model: nn.Module, path: Path, label: str) -> History | None:
 def save_trained(
     path: Path, model: nn.Module, history: History, key: dict[str, Any]
 ) -> None:
-    """Cache ``model``'s weights with their history and run key at ``path``.
+    """Cache ``model``'s weights with their history and training key at ``path``.
 
     Example:
         >>> import tempfile
@@ -346,8 +312,12 @@ def save_trained(
         demo: loaded trained weights from demo.pt
         [{'epoch': 1}]
     """
-    payload = {"model": model.state_dict(), "history": history, "config": repr(key)}
-    save_checkpoint(path, payload)
+    payload = {
+        "model": model.state_dict(),
+        "history": history,
+        "key": json.dumps(key, sort_keys=True, default=str),  # for a reader of the file
+    }
+    save_atomically(path, payload)
 
 
 def show_progress(bar: tqdm, record: dict[str, float], metric: str = "elbo") -> None:
@@ -420,8 +390,11 @@ def fit(
       best ``valid_<metric>`` are kept; with ``patience`` training stops when that has
       not improved for that many epochs.
     - ``lr_decay`` multiplies the learning rate after each epoch.
-    - ``cache="name"`` stores the trained weights under ``_cache/`` keyed by a hash of
-      everything that defines the run (``config`` adds what the arguments cannot show).
+    - ``cache="name"`` stores the trained weights under ``_cache/``, and a later call
+      with the same name, ``config`` and arguments loads them instead of training.
+      ``config`` names what defines the weights that these arguments do not: the
+      model's kind and sizes, the objective's settings, the seed the weights start
+      from (:func:`training_key`).
     - ``compile=True`` (default: ``VAEBOOK_COMPILE=1``) runs the objective through
       ``torch.compile`` (eager, with a warning, where that fails); an objective whose
       arithmetic depends on ``progress`` (KL warm-up) recompiles as it changes.
@@ -435,16 +408,24 @@ def fit(
         >>> [h["epoch"] for h in history], "valid_elbo" in history[0]
         ([1, 2], True)
     """
+    if cache is not None and config is None:
+        raise ValueError(
+            f"fit(cache={cache!r}) needs config=: a dictionary of what defines the "
+            "trained weights (the model's kind and sizes, the seed...)."
+        )
     data, valid = prepare_data(model, data, valid, binarization)
-    key = run_key(
-        cache, model, objective, epochs=epochs, batch_size=batch_size, lr=lr,
-        lr_decay=lr_decay, binarization=binarization, n_train=len(data[0]),
-        n_valid=None if valid is None else len(valid[0]), patience=patience,
-        metric=metric, config=config,
-    )  # fmt: skip
-    path = cache_path(cache, key) if cache else None
-    if path is not None and (trained := load_trained(model, path, cache)) is not None:
-        return trained
+    path = key = None
+    if cache is not None and config is not None:
+        n_valid = None if valid is None else len(valid[0])
+        schedule = {
+            "epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
+            "binarization": binarization, "metric": metric, "patience": patience,
+            "n_train": len(data[0]), "n_valid": n_valid,
+        }  # fmt: skip
+        key = training_key(cache, config, schedule)
+        path = cache_path(cache, key)
+        if (trained := load_trained(model, path, cache)) is not None:
+            return trained
     optimizer = torch.optim.Adam(
         model.parameters(), lr=lr, fused=data[0].device.type in ("cpu", "cuda") or None
     )
@@ -467,6 +448,6 @@ def fit(
         if valid is not None and stopping.update(record, model):
             break
     stopping.restore(model)
-    if path is not None:
+    if path is not None and key is not None:
         save_trained(path, model, history, key)
     return history

@@ -42,13 +42,18 @@ def test_data_root_default_and_env(monkeypatch, tmp_path):
 
 def test_load_mnist_splits(real_data_root, monkeypatch):
     monkeypatch.setenv("VAEBOOK_DATA", str(real_data_root))
-    monkeypatch.setenv("VAEBOOK_QUICK", "1")
+    monkeypatch.setenv("VAEBOOK_QUICK", "1")  # read by setup only: no subset here
+    images, labels = read_mnist(train=False)
+    assert images.shape == (10_000, 28, 28) and images.dtype == torch.uint8
     x, y = data.load_mnist("test")
-    assert x.shape == (data.QUICK_SIZES["test"], 784) and x.dtype == torch.float32
-    assert 0 <= x.min() and x.max() <= 1 and y.shape == (len(x),)
+    assert x.shape == (10_000, 784) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1 and torch.equal(y, labels)
+    assert torch.equal(x, images.reshape(-1, 784) / 255)
     valid, _ = data.load_mnist("valid", limit=7)
     train, _ = data.load_mnist("train", limit=7)
     assert valid.shape == (7, 784) and not torch.equal(valid, train)
+    assert len(data.load_mnist("train")[0]) == 50_000
+    assert len(data.load_mnist("train+valid", limit=3000)[0]) == 3000
 
 
 def test_static_binarized_mnist(real_data_root, monkeypatch):
@@ -71,7 +76,9 @@ def test_binarization_modes():
     # A Bernoulli draw keeps the grey level as its mean.
     assert abs(first.mean() - x.mean()) < 0.01
     with pytest.raises(ValueError, match="binarization"):
-        data.binarize(x, "sometimes")  # type: ignore[arg-type]
+        data.binarize(x, "fixed")  # type: ignore[arg-type]  # fixed_binarization
+    with pytest.raises(ValueError, match="split"):
+        data.select_split(x, x, "validation")  # type: ignore[arg-type]
 
 
 def test_batches_cover_every_row_once_and_keep_pairs():

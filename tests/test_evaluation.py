@@ -15,9 +15,9 @@ from zuko.lazy import LazyDistribution
 from helpers import evaluation
 from helpers.evaluation import (
     active_units,
-    evaluate_elbo,
+    elbo_per_image,
     importance_log_likelihood,
-    importance_log_likelihoods,
+    importance_log_likelihood_by_k,
     mean_and_se,
     score,
 )
@@ -70,7 +70,7 @@ def test_inexact_posterior_bounds_tighten_towards_the_evidence():
     x = torch.randn(200, 3) * 2
     exact = exact_log_evidence(x).mean()
     model = make_model(widen=1.6)
-    elbo = evaluate_elbo(model, x.repeat(20, 1))["elbo"]
+    elbo = elbo_per_image(model, x.repeat(20, 1)).elbo.mean().item()
     iwae = importance_log_likelihood(model, x, 2000).mean()
     assert elbo < iwae.item() < exact.item() + 0.01
     assert exact.item() - iwae.item() < 0.05 < exact.item() - elbo
@@ -153,9 +153,9 @@ def test_memory_is_bounded_by_max_points_whatever_k():
 def test_smaller_k_from_one_pass_uses_the_first_draws():
     model, x = make_model(), torch.randn(20, 3)
     torch.manual_seed(3)
-    both = importance_log_likelihoods(model, x, [4, 10], max_points=200)
+    both = importance_log_likelihood_by_k(model, x, [4, 10], max_points=200)
     torch.manual_seed(3)
-    alone = importance_log_likelihoods(model, x, [4], max_points=200)
+    alone = importance_log_likelihood_by_k(model, x, [4], max_points=200)
     assert torch.equal(both[4], alone[4])
     assert not torch.equal(both[4], both[10])
 
@@ -169,7 +169,7 @@ def test_scores_are_cached_by_weights_images_and_settings(tmp_path, monkeypatch)
     def refuse(*args, **kwargs):
         raise AssertionError("sampled again although the scores were cached")
 
-    monkeypatch.setattr(evaluation, "importance_log_likelihoods", refuse)
+    monkeypatch.setattr(evaluation, "importance_log_likelihood_by_k", refuse)
     again = score(model, x, 20, also_k=(5,), cache="m")
     assert torch.equal(again.log_px, first.log_px)
     assert torch.equal(again.log_px_at[5], first.log_px_at[5])
@@ -184,6 +184,6 @@ def test_a_damaged_score_cache_warns_and_recomputes(tmp_path, monkeypatch):
     first = score(model, x, 8, cache="m")
     (damaged,) = (tmp_path / "scores").glob("m-*.pt")
     damaged.write_bytes(b"not a torch file")
-    with pytest.warns(UserWarning, match="unreadable cached scores"):
+    with pytest.warns(UserWarning, match="unreadable file"):
         again = score(model, x, 8, cache="m")
     assert torch.equal(again.log_px, first.log_px)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import re
-import subprocess
 import sys
-import types
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -29,41 +28,23 @@ ZUKO = next(
     if line.startswith("zuko==")
 )
 
-# On Colab the cell installs zuko at the tested version and the helpers at the book's
-# release tag (the Colab copies of `make colab` pin the exact commit instead), once
-# per runtime: running the cell again, or after a restart, skips the install.
+# The first code cell of every chapter, at most ten lines. When `helpers` cannot be
+# imported (on Colab), it installs zuko at the tested version and the helpers at the
+# book's release tag (the Colab copies of `make colab` pin the exact commit instead;
+# VAEBOOK_INSTALL_SOURCE replaces the source, for `make colab-check`), never torch;
+# pip shows its own errors, and the import that follows then fails. Running the cell
+# again, or after a restart, skips the install.
 SETUP_CELL = f"""
-# Setup, the same in every chapter: on Colab, install what it lacks (never torch);
-# then pick the schedule and the device, and seed everything.
-SHORT_RUN = False  # True: the short schedule (about a minute; rough numbers)
-
-import importlib.util
-import os
-import subprocess
-import sys
-
-if "google.colab" in sys.modules and importlib.util.find_spec("helpers") is None:
-    BOOK = "git+{REPOSITORY}@v{VERSION}"
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "zuko=={ZUKO}"]
-        + [os.environ.get("VAEBOOK_INSTALL_SOURCE", BOOK)],
-        capture_output=True,
-        text=True,
-    )
-    if pip.returncode != 0:
-        print(pip.stdout + pip.stderr)
-        raise RuntimeError("pip could not install the book's packages (output above)")
+# Setup, the same in every chapter. Off Colab, run `pip install -e .` in the book first.
+SHORT_RUN = False  # True: a short run (about a minute; rough numbers)
+BOOK = "git+{REPOSITORY}@v{VERSION}"  # the helpers' release
 try:
     import helpers
-except ModuleNotFoundError as err:
-    raise ModuleNotFoundError(
-        "This book's `helpers` package is not installed. From the book's root run "
-        "`pip install -e .` (or `make test`, which sets up .venv), then restart "
-        "the kernel."
-    ) from err
-
-device = helpers.setup(short_run=SHORT_RUN)
-QUICK = helpers.is_quick()
+except ModuleNotFoundError:  # on Colab: install zuko and the helpers (never torch)
+    env = %env
+    %pip install -q --no-deps zuko=={ZUKO} {{env.get("VAEBOOK_INSTALL_SOURCE", BOOK)}}
+    import helpers
+run = helpers.setup(short_run=SHORT_RUN)
 """.strip()
 
 
@@ -85,21 +66,19 @@ def test_every_chapter_is_in_the_toc_and_exists():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_code_cell_is_the_shared_setup(path):
     assert first_code_cell(path) == SETUP_CELL, (
-        f"{path.name}: the first code cell must be the shared setup cell"
+        f"{path.name}: the first code cell must be the shared setup cell:\n{SETUP_CELL}"
     )
 
 
-def test_setup_cell_never_installs_torch():
-    install_lines = [line for line in SETUP_CELL.splitlines() if "pip" in line]
-    assert install_lines and not any("torch" in line for line in install_lines)
+def test_setup_cell_is_short_and_never_installs_torch():
+    lines = SETUP_CELL.splitlines()
+    install_lines = [line for line in lines if "%pip" in line]
+    assert len(lines) <= 10 and len(install_lines) == 1
+    assert "--no-deps" in install_lines[0] and "torch" not in install_lines[0]
 
 
-def test_setup_cell_says_how_to_install_helpers(monkeypatch):
-    monkeypatch.setitem(
-        sys.modules, "helpers", None
-    )  # as if `pip install -e .` had not been run
-    with pytest.raises(ModuleNotFoundError, match=r"pip install -e \."):
-        exec(SETUP_CELL, {})
+def test_setup_cell_says_how_to_install_helpers_off_colab():
+    assert "`pip install -e .`" in SETUP_CELL.splitlines()[0]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -117,7 +96,7 @@ def import_statements(path: Path) -> str:
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
-        tree = ast.parse(cell.source)
+        tree = ast.parse(TransformerManager().transform_cell(cell.source))
         lines += [
             ast.unparse(node)
             for node in tree.body
@@ -134,7 +113,7 @@ def test_imports_need_no_book_build_tools(path, monkeypatch):
     namespace: dict = {}
     exec(compile(import_statements(path), path.name, "exec"), namespace)
     if "glue" in namespace:
-        namespace["glue"]("test_value", 1.0, display=False)
+        namespace["glue"]("test_value", 1.0)
 
 
 def test_setup_cell_pins_the_tested_zuko():
@@ -144,37 +123,49 @@ def test_setup_cell_pins_the_tested_zuko():
     )
 
 
-def run_setup_cell_on_fake_colab(monkeypatch, returncode: int) -> list[list[str]]:
-    """Execute the setup cell with ``google.colab`` imported and pip faked."""
-    calls: list[list[str]] = []
+def run_setup_cell_without_helpers(monkeypatch, installs: bool):
+    """Run the setup cell in IPython as on a fresh Colab runtime, pip faked.
 
-    def fake_run(args, **kwargs):
-        calls.append(args)
-        return subprocess.CompletedProcess(args, returncode, "ERROR: no such tag\n", "")
+    Returns the lines the cell passed to ``%pip`` and the result of the run. The fake
+    pip "installs" the helpers when ``installs``, else leaves them missing.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
 
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(  # as if the helpers were not installed yet
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "helpers" else real_find_spec(name, *a),
-    )
+    import helpers
+
+    lines: list[str] = []
+
+    def pip(line: str) -> None:
+        lines.append(line)
+        print("ERROR: no such tag" if not installs else "installed")
+        if installs:
+            sys.modules["helpers"] = helpers
+
+    monkeypatch.setitem(sys.modules, "helpers", None)  # not installed yet
     monkeypatch.setenv("VAEBOOK_QUICK", "1")
-    exec(SETUP_CELL, {})
-    return calls
+    shell = InteractiveShell.instance()
+    try:
+        shell.register_magic_function(pip, "line", "pip")
+        result = shell.run_cell(SETUP_CELL)
+        run = shell.user_ns.get("run")
+    finally:
+        InteractiveShell.clear_instance()
+    return lines, result, run
 
 
 def test_setup_cell_installs_the_release_on_colab(monkeypatch):
     monkeypatch.delenv("VAEBOOK_INSTALL_SOURCE", raising=False)
-    (args,) = run_setup_cell_on_fake_colab(monkeypatch, returncode=0)
-    assert args[-3:] == ["--no-deps", f"zuko=={ZUKO}", f"git+{REPOSITORY}@v{VERSION}"]
+    (line,), result, run = run_setup_cell_without_helpers(monkeypatch, installs=True)
+    assert line.split() == [
+        "install", "-q", "--no-deps", f"zuko=={ZUKO}", f"git+{REPOSITORY}@v{VERSION}"
+    ]  # fmt: skip
+    assert result.success and run.short
     monkeypatch.setenv("VAEBOOK_INSTALL_SOURCE", "/a/checkout")
-    (args,) = run_setup_cell_on_fake_colab(monkeypatch, returncode=0)
-    assert args[-1] == "/a/checkout"
+    (line,), _, _ = run_setup_cell_without_helpers(monkeypatch, installs=True)
+    assert line.split()[-1] == "/a/checkout"
 
 
-def test_setup_cell_shows_pip_output_when_an_install_fails(monkeypatch, capsys):
-    with pytest.raises(RuntimeError, match="pip could not install"):
-        run_setup_cell_on_fake_colab(monkeypatch, returncode=1)
+def test_a_failed_install_shows_pip_and_stops_at_the_import(monkeypatch, capsys):
+    _, result, run = run_setup_cell_without_helpers(monkeypatch, installs=False)
+    assert isinstance(result.error_in_exec, ModuleNotFoundError) and run is None
     assert "ERROR: no such tag" in capsys.readouterr().out

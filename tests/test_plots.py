@@ -31,6 +31,14 @@ def test_image_grid_lays_out_rows_and_columns(shape):
     assert ax.get_images()[0].get_array().shape == (3 * 30, 5 * 30)
 
 
+def test_image_grid_of_one_image_has_the_same_margin():
+    image = torch.rand(1, 784)
+    grid = image_grid(image, nrow=1).get_images()[0].get_array()
+    assert grid.shape == (30, 30) and (grid[0] == 1).all() and (grid[:, -1] == 1).all()
+    inside = torch.tensor(grid[1:-1, 1:-1]).float()
+    assert torch.allclose(inside, 1 - image.view(28, 28))
+
+
 def test_image_grid_draws_into_a_given_axis():
     fig, axes = plt.subplots(1, 2)
     assert image_grid(torch.rand(4, 784), nrow=4, ax=axes[1]) is axes[1]

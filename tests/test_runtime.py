@@ -9,26 +9,38 @@ import helpers
 from helpers import runtime
 
 
-def test_quick_flag(monkeypatch):
-    for value, expected in [("1", True), ("true", True), ("0", False), ("", False)]:
+def test_the_environment_variable_overrides_the_switch_when_set(monkeypatch):
+    cases = [("1", False, True), ("true", False, True), ("0", True, False)]
+    cases += [("", True, True), ("", False, False)]  # unset: the switch decides
+    for value, switch, expected in cases:
         monkeypatch.setenv("VAEBOOK_QUICK", value)
-        assert helpers.is_quick() is expected
+        assert runtime.short_run_from_env(switch) is expected
 
 
-def test_setup_seeds_and_prints_one_line(monkeypatch, capsys):
+def test_setup_returns_the_run_seeds_and_prints_one_line(monkeypatch, capsys):
     monkeypatch.setenv("VAEBOOK_SEED", "7")
     monkeypatch.setenv("VAEBOOK_QUICK", "1")
-    device = helpers.setup()
+    run = helpers.setup()
     first = torch.rand(3)
     helpers.setup()
-    assert torch.equal(first, torch.rand(3)) and isinstance(device, torch.device)
+    assert torch.equal(first, torch.rand(3))
+    assert run == helpers.Run(runtime.pick_device(), short=True, seed=7)
+    assert run.pick(full="all", short="some") == "some"
     lines = capsys.readouterr().out.strip().splitlines()
-    assert (
-        len(lines) == 2
-        and "quick" in lines[0]
-        and "seed: 7" in lines[0]
-        and device.type in lines[0]
-    )
+    assert len(lines) == 2 and lines[0].startswith("short run (about a minute")
+    assert "seed: 7" in lines[0] and run.device.type.upper() in lines[0]
+
+
+def test_nothing_but_setup_reads_the_run_from_the_environment():
+    import pathlib
+
+    folder = pathlib.Path(runtime.__file__).parent
+    readers = [
+        path.name
+        for path in folder.glob("*.py")
+        if "SHORT_RUN_ENV" in path.read_text() or "VAEBOOK_QUICK" in path.read_text()
+    ]
+    assert readers == ["runtime.py"]
 
 
 def test_env_flag_is_the_one_parser(monkeypatch):
@@ -77,40 +89,38 @@ def colab_cpu(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setattr(runtime, "pick_device", lambda: torch.device("cpu"))
-    monkeypatch.setattr(runtime, "_short_run", False)
     monkeypatch.delenv("VAEBOOK_QUICK", raising=False)
 
 
-def test_colab_cpu_refuses_the_full_schedule(colab_cpu):
+def test_colab_cpu_refuses_the_full_run(colab_cpu):
     with pytest.raises(runtime.FullRunNeedsGPU) as refusal:
         helpers.setup()
     message = str(refusal.value)
     assert "Runtime → Change runtime type" in message and "SHORT_RUN = True" in message
+    assert "short run" in message
 
 
-def test_short_run_switch_picks_the_short_schedule(colab_cpu, capsys):
-    device = helpers.setup(short_run=True)
-    assert device.type == "cpu" and helpers.is_quick()
-    assert "mode: quick" in capsys.readouterr().out
-    helpers.setup(short_run=True)  # running the cell again keeps the switch
+def test_the_short_run_switch_is_obeyed_on_colab(colab_cpu, capsys):
+    run = helpers.setup(short_run=True)
+    assert run.device.type == "cpu" and run.short
+    assert capsys.readouterr().out.startswith("short run")
+    assert helpers.setup(short_run=True).short  # running the cell again
     with pytest.raises(runtime.FullRunNeedsGPU):
-        helpers.setup(short_run=False)  # and flipping it back is obeyed
-    assert not helpers.is_quick()
+        helpers.setup(short_run=False)  # and flipping the switch back is obeyed
 
 
 def test_the_environment_variable_decides_when_set(colab_cpu, monkeypatch):
     monkeypatch.setenv("VAEBOOK_QUICK", "0")  # make execute: the full run
     with pytest.raises(runtime.FullRunNeedsGPU):
         helpers.setup(short_run=True)
-    monkeypatch.setenv("VAEBOOK_QUICK", "1")  # CI: the short run
-    helpers.setup(short_run=False)
-    assert helpers.is_quick()
+    monkeypatch.setenv("VAEBOOK_QUICK", "1")  # CI: a short run
+    assert helpers.setup(short_run=False).short
 
 
 def test_a_cpu_full_run_is_allowed_off_colab(monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(runtime, "pick_device", lambda: torch.device("cpu"))
-    monkeypatch.setattr(runtime, "_short_run", False)
     monkeypatch.delenv("VAEBOOK_QUICK", raising=False)
-    assert helpers.setup().type == "cpu" and not helpers.is_quick()
-    assert "mode: full" in capsys.readouterr().out
+    run = helpers.setup()
+    assert run.device.type == "cpu" and not run.short
+    assert capsys.readouterr().out.startswith("full run | device: CPU")

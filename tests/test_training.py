@@ -1,21 +1,14 @@
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
 
 from helpers import cache as cache_module
 from helpers.data import fixed_binarization
 from helpers.objectives import elbo_loss
-from helpers.training import (
-    EarlyStopping,
-    NonFiniteLossError,
-    describe,
-    fit,
-    run_key,
-    train_epoch,
-)
+from helpers.training import EarlyStopping, NonFiniteLossError, fit, train_epoch
+
+TINY = {"model": "bernoulli_vae", "z": 3, "hidden": (16,), "seed": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -56,20 +49,27 @@ def test_nan_names_epoch_step_and_term(tiny_vae, binary_data):
 
 
 def test_cache_round_trip_and_corrupt_file(tiny_vae, binary_data, cache_in_tmp, capsys):
-    history = fit(tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny")
+    history = fit(
+        tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny", config=TINY
+    )
     files = list(cache_in_tmp.glob("tiny-*.pt"))
     assert len(files) == 1 and not list(cache_in_tmp.glob("*.tmp"))
     trained = {k: v.clone() for k, v in tiny_vae.state_dict().items()}
     with torch.no_grad():
         for p in tiny_vae.parameters():
             p.zero_()
-    assert fit(tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny") == history
+    again = fit(
+        tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny", config=TINY
+    )
+    assert again == history
     assert "loaded trained weights" in capsys.readouterr().out
     assert all(torch.equal(trained[k], v) for k, v in tiny_vae.state_dict().items())
 
     files[0].write_bytes(b"not a checkpoint")
-    with pytest.warns(UserWarning, match="unreadable checkpoint"):
-        retrained = fit(tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny")
+    with pytest.warns(UserWarning, match="unreadable file"):
+        retrained = fit(
+            tiny_vae, binary_data, epochs=2, batch_size=16, cache="tiny", config=TINY
+        )
     assert (
         len(retrained) == 2
         and torch.load(files[0], weights_only=True)["history"] == retrained
@@ -77,13 +77,18 @@ def test_cache_round_trip_and_corrupt_file(tiny_vae, binary_data, cache_in_tmp, 
 
 
 def test_cache_key_changes_with_the_run(tiny_vae, binary_data, cache_in_tmp):
-    fit(tiny_vae, binary_data, epochs=1, batch_size=16, cache="key")
-    fit(tiny_vae, binary_data, epochs=1, batch_size=32, cache="key")
-    fit(tiny_vae, binary_data, epochs=1, batch_size=32, cache="key", config={"beta": 2})
-    assert len(list(cache_in_tmp.glob("key-*.pt"))) == 3
-    assert describe(functools.partial(elbo_loss, beta=4.0)).endswith(
-        "elbo_loss([('beta', 4.0)])"
-    )
+    def train(**changes):
+        arguments = {"epochs": 1, "batch_size": 16, "cache": "key", "config": TINY}
+        fit(tiny_vae, binary_data, **(arguments | changes))
+
+    train()
+    train()  # the same run: loaded, no new file
+    train(batch_size=32)  # fit's own arguments are part of the key
+    train(metric="kl")
+    train(config=TINY | {"beta": 2})  # and so is what the caller names
+    assert len(list(cache_in_tmp.glob("key-*.pt"))) == 4
+    with pytest.raises(ValueError, match="needs config="):
+        fit(tiny_vae, binary_data, epochs=1, cache="key")
 
 
 def test_model_and_data_on_different_devices(tiny_vae, binary_data):
@@ -180,9 +185,3 @@ def test_train_epoch_reports_means_and_progress(tiny_vae, binary_data):
     logs = train_epoch(tiny_vae, recording, optimizer, (binary_data,), 1, 2, 16)
     assert progress == [4 / 8, 5 / 8, 6 / 8, 7 / 8]  # the second of two epochs
     assert logs["elbo"] == pytest.approx(logs["recon"] - logs["kl"], rel=1e-5)
-
-
-def test_run_keys_stay_stable_for_the_default_metric(tiny_vae):
-    with_default = run_key("k", tiny_vae, elbo_loss, epochs=1, metric="elbo")
-    assert with_default == run_key("k", tiny_vae, elbo_loss, epochs=1)
-    assert run_key("k", tiny_vae, elbo_loss, epochs=1, metric="bound") != with_default

@@ -35,7 +35,7 @@ WHERE_HELPERS = (
     "# colab-check: the helpers came from the setup cell's install, not the checkout\n"
     "import helpers\n"
     'assert "site-packages" in helpers.__file__, helpers.__file__\n'
-    'assert helpers.is_quick(), "SHORT_RUN = True did not pick the short schedule"'
+    'assert run.short, "SHORT_RUN = True did not pick a short run"'
 )
 SWITCH = "SHORT_RUN = False"
 KERNEL = {"cwd": str(WORK), "kernel_name": "python3"}  # this Python's own kernel
