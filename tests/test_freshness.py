@@ -27,8 +27,8 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 # Chapters whose code changed after their stored execution, each with the reason.
 # Never publish with this non-empty; each entry goes when `make execute` has re-run it.
 PENDING_REEXECUTION: dict[str, str] = {
-    number: "the round of issues 28-31: the setup cell, the run object, glue's default, "
-    "and each chapter's content changes"
+    number: "the round of issues 28-31: the setup cell, the run object, glue's "
+    "default, and each chapter's content changes"
     for number in ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11")
 }
 
