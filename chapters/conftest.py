@@ -28,7 +28,11 @@ def pytest_runtest_call(item: pytest.Item):
     _seconds[name] = _seconds.get(name, 0.0) + time.perf_counter() - start
     outputs = getattr(item, "test_outputs", None)
     cell = getattr(item, "cell", None)
-    if outputs is None or cell is None or not os.environ.get("VAEBOOK_EXECUTED_DIR"):
+    if (
+        outputs is None
+        or cell is None
+        or not os.environ.get("VAEBOOK_EXECUTED_DIR")
+    ):
         return
     cell.outputs = [nbformat.from_dict(out) for out in outputs]
     for count, out in enumerate(cell.outputs):
@@ -48,6 +52,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _seconds:
         timings = Path(folder).parent / "timings.json"
         timings.write_text(
-            json.dumps({"notebook_seconds": dict(sorted(_seconds.items()))}, indent=2)
+            json.dumps(
+                {"notebook_seconds": dict(sorted(_seconds.items()))},
+                indent=2,
+            )
             + "\n"
         )

@@ -295,7 +295,6 @@ def load_trained(model: nn.Module, path: Path, label: str) -> History | None:
             stacklevel=2,
         )
         return None
-    print(f"{label}: loaded trained weights from {path.name}")
     return payload["history"]
 
 
@@ -309,7 +308,6 @@ def save_trained(
         >>> path = Path(tempfile.mkdtemp()) / "demo.pt"
         >>> save_trained(path, nn.Linear(1, 1), [{"epoch": 1}], {"name": "demo"})
         >>> load_trained(nn.Linear(1, 1), path, "demo")
-        demo: loaded trained weights from demo.pt
         [{'epoch': 1}]
     """
     payload = {

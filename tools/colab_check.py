@@ -3,7 +3,8 @@
 Run it with a virtual environment's Python holding only what Colab ships and the book
 uses (``make colab-check`` makes it), no build tools, zuko or helpers. A first cell
 fakes Colab; the setup cell installs zuko and a wheel of this checkout's helpers
-(``VAEBOOK_INSTALL_SOURCE``). The full schedule must be refused on this CPU; then
+(its ``BOOK`` line rewritten to point at the wheel). The full schedule must be
+refused on this CPU; then
 chapter 1 runs with ``SHORT_RUN = True`` in that "runtime", chapter 4 in a fresh one.
 
     python tools/colab_check.py [01 04]   # the chapters (these by default)
@@ -11,6 +12,7 @@ chapter 1 runs with ``SHORT_RUN = True`` in that "runtime", chapter 4 in a fresh
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -50,6 +52,7 @@ def fresh_runtime() -> None:
         raise SystemExit(f"colab-check: not a Colab-like environment, found {found}")
 
 
+@functools.cache
 def helpers_wheel() -> Path:
     """A wheel of this checkout's helpers, built in isolation as pip on Colab does.
 
@@ -70,6 +73,8 @@ def colab_run(path: Path, short_run: bool) -> nbformat.NotebookNode:
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
     if SWITCH not in setup.source:
         raise SystemExit(f"colab-check: {path.name}'s setup cell has no {SWITCH}")
+    book = next(line for line in setup.source.splitlines() if line.startswith("BOOK"))
+    setup.source = setup.source.replace(book, f'BOOK = "{helpers_wheel()}"')
     if short_run:
         setup.source = setup.source.replace(SWITCH, "SHORT_RUN = True", 1)
         notebook.cells.append(nbformat.v4.new_code_cell(WHERE_HELPERS))
@@ -95,7 +100,6 @@ def main() -> None:
     fresh_runtime()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    os.environ["VAEBOOK_INSTALL_SOURCE"] = str(helpers_wheel())
     os.environ.pop("VAEBOOK_QUICK", None)  # the notebook's SHORT_RUN line decides
     paths = [next((ROOT / "chapters").glob(f"{c}_*.ipynb")) for c in chapters]
     check_refusal(paths[0])
