@@ -1,14 +1,11 @@
 """A local Sphinx extension: say on each chapter page where its outputs come from.
 
 - Under each chapter's title, a note built from the record that ``make execute``
-  stored in the notebook (``tools/records.py``): what the chapter costs to run,
-  where and when the shown outputs were computed. A build with ``VAEBOOK_QUICK`` set
-  (a preview, or CI's strict build of nbval's quick-mode copies) says instead, as a
-  warning, that the numbers and figures come from a short run and may not match the
-  text.
-- The ``vaebook-provenance`` directive: a table of every chapter's record (device, date,
-  minutes, fresh or stale) and the book's total, for the appendix. It is built when the
-  book is rendered, so it always shows the records of the notebooks being rendered.
+  stored in the notebook (``tools/records.py``): what running the chapter alone costs
+  and where and when the shown outputs were computed; a warning instead when the code
+  changed after they were computed, or in a short-run build (``VAEBOOK_QUICK``).
+- The ``vaebook-provenance`` directive: every chapter's record as a table (machine,
+  speed index, date, minutes, fresh or stale) and the book's total, for the appendix.
 """
 
 from __future__ import annotations
@@ -22,43 +19,34 @@ from typing import Any
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-# The records module lives in tools/ beside this folder (the build copies both); it
-# needs only the standard library, so the build never imports torch.
+# tools/ sits beside this folder (the build copies both); records needs only the
+# standard library, so the build never imports torch.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import records as provenance  # noqa: E402
+import records  # noqa: E402
 
 
-def quick_build() -> bool:
+def short_run_build() -> bool:
     value = os.environ.get("VAEBOOK_QUICK", "0").strip().lower()
     return value not in {"", "0", "false", "no"}
 
 
-def chapter_notebook(env: Any, docname: str) -> Path | None:
-    path = Path(env.doc2path(docname))
-    if path.suffix != ".ipynb" or not path.name[:2].isdigit():
-        return None
-    return path
-
-
-def banner_text(notebook: dict[str, Any]) -> tuple[str, str]:
-    """(admonition class, sentence) for a chapter page."""
-    if quick_build():
+def banner_text(notebook: dict[str, Any], number: str) -> tuple[str, str]:
+    """(admonition class, sentence) for a chapter page; `...` spans are commands."""
+    if short_run_build():
         return "warning", (
-            "Quick-mode build: the numbers and figures on this page come from a short "
-            "run on a data subset (VAEBOOK_QUICK=1) and may not match the text, which "
-            "describes the full run."
+            "Short-run build: the numbers and figures on this page come from a short "
+            "run on a data subset (VAEBOOK_QUICK=1) and may not match the text, "
+            "which describes the full run."
         )
-    record = provenance.record_of(notebook)
-    state = provenance.status(notebook)
+    record, state = records.record_of(notebook), records.status(notebook)
     if record is None or state == "short-run":
         return "warning", (
             "This chapter has not been executed in full mode yet: its outputs are "
-            "missing. Run it with `make execute CHAPTERS=" + "NN`."
+            f"missing. Run it with `make execute CHAPTERS={number}`."
         )
-    cost = provenance.cost_sentence(record)
-    shown = f"{record['date'][:10]} on {record['device']}"
     text = (
-        f"Running this chapter costs {cost}. The outputs shown were computed {shown}."
+        f"Running this chapter costs {records.cost_sentence(record)}. The outputs "
+        f"shown were computed {record['date'][:10]} on {record['device']}."
     )
     if state == "stale":
         return "warning", (
@@ -70,28 +58,22 @@ def banner_text(notebook: dict[str, Any]) -> tuple[str, str]:
 
 
 def add_banner(app: Any, doctree: nodes.document) -> None:
-    path = chapter_notebook(app.env, app.env.docname)
-    if path is None:
+    path = Path(app.env.doc2path(app.env.docname))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if path.suffix != ".ipynb" or not path.name[:2].isdigit() or section is None:
         return
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    kind, text = banner_text(notebook)
-    if "NN`" in text:
-        text = text.replace("NN`", path.name[:2] + "`")
+    kind, text = banner_text(notebook, path.name[:2])
     node = nodes.admonition(classes=[kind, "vaebook-provenance"])
-    heading = "Quick preview" if quick_build() else "Cost and provenance"
+    heading = "Short run" if short_run_build() else "Cost and provenance"
     node += nodes.title(text=heading)
     paragraph = nodes.paragraph()
-    for i, part in enumerate(text.split("`")):  # `...` spans are commands
+    for i, part in enumerate(text.split("`")):
         paragraph += nodes.literal(text=part) if i % 2 else nodes.Text(part)
     node += paragraph
-    section = next(iter(doctree.findall(nodes.section)), None)
-    if section is None:
-        return
     title = next(iter(section.findall(nodes.title)), None)
-    index = (
-        section.index(title) + 1 if title is not None and title.parent is section else 0
-    )
-    section.insert(index, node)
+    under_title = title is not None and title.parent is section
+    section.insert(section.index(title) + 1 if under_title else 0, node)
 
 
 class ProvenanceTable(SphinxDirective):
@@ -99,71 +81,49 @@ class ProvenanceTable(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         chapters = sorted(Path(self.env.srcdir, "chapters").glob("[0-9][0-9]_*.ipynb"))
-        estimates, machine = latest_estimates(Path(self.env.srcdir))
-        rows, total, estimated = [], 0.0, 0.0
+        rows, total, cold = [], 0.0, True
         for path in chapters:
             notebook = json.loads(path.read_text(encoding="utf-8"))
-            record = provenance.record_of(notebook)
-            state = provenance.status(notebook)
-            if record is None or state == "short-run":
-                guess = estimates.get(path.name[:2])
-                minutes = f"≈ {guess:.0f} (estimated)" if guess else ""
-                estimated += guess or 0.0
-                rows.append([path.stem, "not executed yet", "", minutes, state])
+            record, state = records.record_of(notebook), records.status(notebook)
+            cost = records.cpu_cost(record) if record else None
+            if cost is None or state == "short-run":
+                rows.append([path.stem, "not executed", "", "", "", state])
                 continue
-            total += record["seconds"]
+            total += cost["seconds"]
+            cold &= cost["cache"] == "cold"
+            index = cost["speed_index"]
+            mark = "" if cost["cache"] == "cold" else "*"
             rows.append(
                 [
                     path.stem,
-                    record["device"],
+                    f"{cost['device']}, {cost.get('cpu_threads', '?')} threads",
+                    f"{index:.2f}" if index else "",
                     record["date"][:10],
-                    f"{provenance.minutes(record):.1f}",
+                    f"{cost['seconds'] / 60:.1f}{mark}",
                     state,
                 ]
             )
-        header = ["chapter", "device", "date", "minutes", "outputs"]
-        table = build_table(header, rows)
+        header = ["chapter", "CPU", "speed index (s)", "date", "minutes", "outputs"]
         text = (
-            f"Total of the stored executions: {total / 60:.1f} minutes "
-            f"({total / 3600:.2f} hours)."
+            f"Total: {total / 60:.0f} minutes ({total / 3600:.1f} hours) on a CPU, "
+            "each chapter run alone from an empty cache"
         )
-        if estimated:
-            text += (
-                f" The chapters not executed yet are estimated at {estimated:.0f} "
-                "minutes more on a quiet 2-core CPU, from timed partial runs "
-                "(benchmarks/results/sizing-*/: unit costs of each model times the "
-                "chapter's schedule)" + (f"; the CPU: {machine}." if machine else ".")
-            )
-        summary = nodes.paragraph(text=text)
-        return [table, summary]
-
-
-def latest_estimates(root: Path) -> tuple[dict[str, float], str]:
-    """Estimated full-mode minutes per chapter from the newest sizing record, and the
-    machine they are for (empty where the record does not say)."""
-    records = sorted(root.glob("benchmarks/results/sizing-*/estimates.json"))
-    if not records:
-        return {}, ""
-    record = json.loads(records[-1].read_text())
-    minutes = {n: entry["minutes_corrected"] for n, entry in record["chapters"].items()}
-    return minutes, record.get("machine", "")
+        if not cold:
+            text += ", except those marked * (run with a warm cache: an underestimate)"
+        return [build_table(header, rows), nodes.paragraph(text=text + ".")]
 
 
 def build_table(header: list[str], rows: list[list[str]]) -> nodes.table:
     table = nodes.table(classes=["vaebook-provenance-table"])
     group = nodes.tgroup(cols=len(header))
     table += group
-    for _ in header:
-        group += nodes.colspec(colwidth=1)
+    group.extend(nodes.colspec(colwidth=1) for _ in header)
     head, body = nodes.thead(), nodes.tbody()
-    group += head
-    group += body
+    group += [head, body]
     for cells, parent in [(header, head)] + [(row, body) for row in rows]:
         row_node = nodes.row()
         for cell in cells:
-            entry = nodes.entry()
-            entry += nodes.paragraph(text=str(cell))
-            row_node += entry
+            row_node += nodes.entry("", nodes.paragraph(text=str(cell)))
         parent += row_node
     return table
 

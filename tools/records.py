@@ -1,13 +1,11 @@
 """Execution records: where and when a chapter's stored outputs were computed.
 
-A build concern, so it lives in ``tools/`` and imports nothing but the standard
-library: the book's Sphinx extensions read it without importing torch.
-
-``make execute`` runs a chapter in full mode and writes a record into the notebook's
-metadata under the key ``vaebook``: the date, the device, the versions, the wall-clock
-seconds, the mode, a hash of the notebook's code cells and a hash of ``helpers/``. The
-outputs are *fresh* while the code cells hash the same: a prose edit changes nothing, a
-code edit makes them stale.
+``make execute`` runs a chapter in full mode from an empty cache and stores a record in
+the notebook's metadata under ``vaebook``: date, device, versions, seconds, a speed
+index of the machine, the cache it started from, and a hash of the code cells. The
+outputs are *fresh* while the code cells hash the same: a prose edit changes nothing,
+a code edit makes them stale. Standard library only, so the book's Sphinx extensions
+read records without importing torch.
 """
 
 from __future__ import annotations
@@ -21,6 +19,13 @@ KEY = "vaebook"
 HELPERS_DIR = Path(__file__).resolve().parents[1] / "helpers"
 
 
+def _digest(parts: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part + b"\n\x00\n")
+    return "sha256:" + digest.hexdigest()[:16]
+
+
 def code_hash(notebook: dict[str, Any]) -> str:
     """A hash of a notebook's code cells, in order; outputs and prose don't count.
 
@@ -30,13 +35,8 @@ def code_hash(notebook: dict[str, Any]) -> str:
         >>> code_hash({"cells": [cell]}) == code_hash({"cells": [prose, cell]})
         True
     """
-    digest = hashlib.sha256()
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            source = cell["source"]
-            text = "".join(source) if isinstance(source, list) else source
-            digest.update(text.encode() + b"\n\x00\n")
-    return "sha256:" + digest.hexdigest()[:16]
+    sources = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    return _digest(["".join(s).encode() for s in sources])
 
 
 def helpers_hash(folder: Path = HELPERS_DIR) -> str:
@@ -51,34 +51,22 @@ def helpers_hash(folder: Path = HELPERS_DIR) -> str:
         >>> helpers_hash(folder) == before
         False
     """
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
-    return "sha256:" + digest.hexdigest()[:16]
+    files = sorted(folder.glob("*.py"))
+    return _digest([p.name.encode() + b"\x00" + p.read_bytes() for p in files])
 
 
 def read_notebook(path: Path) -> dict[str, Any]:
-    """A notebook as plain JSON (no nbformat needed, so this works on Colab too)."""
+    """A notebook as plain JSON."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def record_of(notebook: dict[str, Any]) -> dict[str, Any] | None:
-    """The execution record stored in a notebook's metadata, or None if it has none.
-
-    Example:
-        >>> record_of({"metadata": {"vaebook": {"mode": "full"}}})
-        {'mode': 'full'}
-        >>> record_of({"metadata": {}}) is None
-        True
-    """
+    """The execution record in a notebook's metadata, or None."""
     return notebook.get("metadata", {}).get(KEY)
 
 
 def status(notebook: dict[str, Any]) -> str:
     """``"fresh"``, ``"stale"`` (code changed), ``"short-run"`` or ``"missing"``.
-
-    ``"short-run"``: the stored outputs come from the short schedule, which must
-    never be committed.
 
     Example:
         >>> nb = {"cells": [{"cell_type": "code", "source": "x = 1"}], "metadata": {}}
@@ -95,7 +83,7 @@ def status(notebook: dict[str, Any]) -> str:
     if record is None:
         return "missing"
     if record.get("mode") != "full":
-        return "short-run"
+        return "short-run"  # must never be committed
     return "fresh" if record.get("code_hash") == code_hash(notebook) else "stale"
 
 
@@ -108,14 +96,18 @@ def has_outputs(notebook: dict[str, Any]) -> bool:
     )
 
 
-def minutes(record: dict[str, Any]) -> float:
-    """The record's wall-clock time in minutes.
-
-    Example:
-        >>> minutes({"seconds": 90.0})
-        1.5
-    """
-    return float(record["seconds"]) / 60.0
+def cpu_cost(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's cost on a CPU: seconds, device, threads, cache, speed index."""
+    cost = record.get("costs", {}).get("cpu")
+    if cost is None and record.get("device_type", "cpu") == "cpu":
+        cost = record
+    if cost is None:
+        return None
+    return {
+        **cost,
+        "cache": record.get("cache", "warm"),  # older records: cache unknown
+        "speed_index": record.get("speed_index", {}).get("seconds"),
+    }
 
 
 def cost_sentence(record: dict[str, Any] | None) -> str:
@@ -123,26 +115,26 @@ def cost_sentence(record: dict[str, Any] | None) -> str:
 
     Example:
         >>> rec = {"seconds": 754.0, "device_type": "cpu", "cpu_threads": 2,
-        ...        "device": "Intel Xeon", "date": "2026-12-02T05:00:00+00:00"}
-        >>> cost_sentence(rec)
-        'about 13 minutes on a 2-core CPU (Intel Xeon); on a GPU: not measured'
+        ...        "device": "Intel Xeon", "cache": "cold",
+        ...        "speed_index": {"seconds": 1.9}}
+        >>> cost_sentence(rec).split("; ")
+        ['about 13 minutes from an empty cache on a 2-core CPU (Intel Xeon, speed
+        index 1.9 s)', 'on a GPU: not measured']
     """
     if record is None:
         return "not measured yet (this chapter has not been executed in full mode)"
-    costs = dict(record.get("costs", {}))
-    kind = record.get("device_type", "cpu")
-    costs.setdefault(kind, {"seconds": record["seconds"], "device": record["device"]})
-    if "cpu_threads" in record and kind == "cpu":
-        costs[kind].setdefault("cpu_threads", record["cpu_threads"])
     parts = []
-    cpu = costs.get("cpu")
+    cpu = cpu_cost(record)
     if cpu:
+        cache = "from an empty cache" if cpu["cache"] == "cold" else "with a warm cache"
+        index = cpu["speed_index"]
+        machine = cpu["device"] + (f", speed index {index:.1f} s" if index else "")
         threads = cpu.get("cpu_threads")
         where = f"a {threads}-core CPU" if threads else "a CPU"
-        parts.append(f"{_about(cpu['seconds'])} on {where} ({cpu['device']})")
+        parts.append(f"{_about(cpu['seconds'])} {cache} on {where} ({machine})")
     else:
         parts.append("on a CPU: not measured")
-    gpu = costs.get("cuda")
+    gpu = record.get("costs", {}).get("cuda")
     if gpu:
         parts.append(f"{_about(gpu['seconds'])} on a GPU ({gpu['device']})")
     else:
@@ -151,7 +143,7 @@ def cost_sentence(record: dict[str, Any] | None) -> str:
 
 
 def _about(seconds: float) -> str:
-    minutes_ = seconds / 60.0
-    if minutes_ < 1.5:
-        return "about a minute" if minutes_ >= 0.5 else "under a minute"
-    return f"about {round(minutes_)} minutes"
+    minutes = seconds / 60.0
+    if minutes < 1.5:
+        return "about a minute" if minutes >= 0.5 else "under a minute"
+    return f"about {round(minutes)} minutes"
