@@ -1,37 +1,26 @@
-"""The browser check: pages, links and fragments, the Colab URL, where MathJax comes
-from, which logged messages are errors; and, where Chromium is installed, one small
-site opened in it."""
+"""The browser check: pages, buttons, what counts as an error, LinkChecker's report;
+and, where Chromium is installed, a small site with each kind of problem opened."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
+import check_html
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import check_html  # noqa: E402
-
 COLAB = "https://colab.research.google.com"
-
-CONFIG = """\
-# comment
-title: A book
+CONF = {"repository": {"url": "https://github.com/someone/some-book", "branch": "dev"}}
+CONFIG_YML = """\
 repository:
-  # The one place that names the repository
-  url: https://github.com/someone/some-book  # trailing comment
-  path_to_book: ""
+  url: https://github.com/someone/some-book  # a comment
   branch: dev
-launch_buttons:
-  colab_url: "https://colab.research.google.com"
-html:
-  url: https://not-this-one.example
 """
+ORIGIN = "http://127.0.0.1:8000"
 
 
 def write(root: Path, relative: str, text: str) -> None:
@@ -43,35 +32,31 @@ def write(root: Path, relative: str, text: str) -> None:
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A tiny built book: a landing page, two chapters, a notebook, an image, assets."""
+    root = tmp_path / "html"
+    write(root, "index.html", '<a href="chapters/a.html#sec-one">A</a>')
+    write(root, "genindex.html", '<p>index</p><a href="index.html">home</a>')
     write(
-        tmp_path,
-        "index.html",
-        '<a href="chapters/a.html#sec-one">A</a><a href="genindex.html">index</a>',
-    )
-    write(tmp_path, "genindex.html", "<p>index</p>")
-    write(
-        tmp_path,
+        root,
         "chapters/a.html",
-        '<h1 id="top">A</h1>'
-        '<section id="sec-one"><a name="old-anchor"></a></section>'
-        '<a href="#sec-one">self</a><a href="#old-anchor">old</a>'
-        '<a href="b.html#eq-1">b</a><a href="../index.html">home</a>'
-        '<a href="https://example.org/x.html#nope">out</a>'
-        '<a href="mailto:someone@example.org">mail</a><img src="../_images/fig.png">'
+        '<h1 id="top">A</h1><section id="sec-one"><a name="old"></a></section>'
+        '<a href="#sec-one">self</a><a href="#old">old</a><a href="b.html#eq-1">b</a>'
+        '<a href="https://example.invalid/x.html#nope">out</a>'
+        '<a href="mailto:someone@example.invalid">mail</a><img src="../_images/f.png">'
         f'<a href="{COLAB}/github/someone/some-book/blob/dev/chapters/a.ipynb">Co</a>'
         '<a href="../_sources/chapters/a.ipynb" download>.ipynb</a>',
     )
     write(
-        tmp_path,
+        root,
         "chapters/b.html",
         '<div id="eq-1"></div><a href="a.html#missing">bad</a>'
-        '<a href="c.html">gone</a>',
+        '<a href="c.html">gone</a><a href="#nowhere">self</a>',
     )
-    write(tmp_path, "_sources/chapters/a.ipynb", "{}")
-    write(tmp_path, "_images/fig.png", "png")
-    write(tmp_path, "_static/theme.html", "<p>asset</p>")
-    write(tmp_path, "_sources/intro.html", "<p>source</p>")
-    return tmp_path
+    write(root, "_sources/chapters/a.ipynb", "{}")
+    (root / "_images").mkdir()
+    (root / "_images/f.png").write_bytes(one_pixel_png())
+    write(root, "_static/theme.html", "<p>asset</p>")
+    write(root, "_sources/intro.html", "<p>source</p>")
+    return root
 
 
 def test_book_pages_leave_out_assets(site):
@@ -90,238 +75,139 @@ def test_screenshot_names_flatten_folders():
     assert check_html.screenshot_name("index.html") == "index.png"
 
 
-@pytest.mark.parametrize(
-    ("page", "href", "expected"),
-    [
-        ("chapters/a.html", "b.html#eq-1", ("chapters/b.html", "eq-1")),
-        ("chapters/a.html", "#sec-one", ("chapters/a.html", "sec-one")),
-        ("chapters/a.html", "../index.html", ("index.html", "")),
-        ("chapters/a.html", "./../_images/x%20y.png", ("_images/x y.png", "")),
-        ("chapters/a.html", "../", ("index.html", "")),
-        ("chapters/a.html", "sub/", ("chapters/sub/index.html", "")),
-        ("index.html", "/chapters/a.html?x=1#f%C3%A9", ("chapters/a.html", "fé")),
-        ("index.html", "../outside.html", ("../outside.html", "")),
-        ("index.html", "https://colab.research.google.com/github/x", None),
-        ("index.html", "//cdn.example.org/mathjax.js", None),
-        ("index.html", "mailto:a@b.c", None),
-        ("index.html", "javascript:void(0)", None),
-    ],
-)
-def test_resolve_link(page, href, expected):
-    assert check_html.resolve_link(page, href) == expected
-
-
-def test_parse_page_collects_ids_links_and_sources():
-    parsed = check_html.parse_page(
-        '<div id="x"><a name="y" href="p.html">p</a><img src="i.png">'
-        '<script src="s.js"></script><link rel="stylesheet" href="c.css">'
-        "<a>no href</a></div>"
-    )
-    assert parsed.ids == {"x", "y"}
-    assert parsed.links == ["p.html"]
-    assert parsed.sources == ["i.png", "s.js", "c.css"]
-
-
-def test_link_checker_finds_missing_files_and_fragments(site):
-    links = check_html.LinkChecker(site)
-    assert links.broken("chapters/a.html") == []
-    assert links.broken("index.html") == []
-    assert links.broken("chapters/b.html") == [
-        "link 'a.html#missing' -> no id 'missing' in chapters/a.html",
-        "link 'c.html' -> missing file chapters/c.html",
+def test_chapter_buttons_use_the_colab_address_of_tools_colab():
+    links = [
+        f"{COLAB}/github/someone/some-book/blob/dev/chapters/a.ipynb",
+        f"{ORIGIN}/_sources/chapters/a.ipynb",
     ]
+    assert check_html.chapter_buttons("chapters/a.html", links, ORIGIN, CONF) == []
+    wrong = [links[0].replace("/blob/dev/", "/blob/main/"), links[1]]
+    problems = check_html.chapter_buttons("chapters/a.html", wrong, ORIGIN, CONF)
+    assert len(problems) == 1 and problems[0].startswith("no 'open in Colab' link")
+    problems = check_html.chapter_buttons("chapters/b.html", links, ORIGIN, CONF)
+    assert problems[1] == f"no download link to {ORIGIN}/_sources/chapters/b.ipynb"
 
 
-def test_link_checker_reports_a_missing_image(site):
-    (site / "_images/fig.png").unlink()
-    assert links_problems(site, "chapters/a.html") == [
-        "link '../_images/fig.png' -> missing file _images/fig.png"
-    ]
-
-
-def links_problems(site: Path, page: str) -> list[str]:
-    return check_html.LinkChecker(site).broken(page)
-
-
-def test_read_config_section_reads_only_its_section():
-    repository = check_html.read_config_section(CONFIG, "repository")
-    assert repository == {
-        "url": "https://github.com/someone/some-book",
-        "path_to_book": "",
-        "branch": "dev",
-    }
-    assert check_html.read_config_section(CONFIG, "launch_buttons") == {
-        "colab_url": "https://colab.research.google.com"
-    }
-    assert check_html.read_config_section(CONFIG, "missing") == {}
-
-
-def test_expected_colab_url():
-    url = check_html.expected_colab_url(CONFIG, "chapters/02_elbo.html")
-    assert url == f"{COLAB}/github/someone/some-book/blob/dev/chapters/02_elbo.ipynb"
-
-
-def test_expected_colab_url_with_the_book_in_a_subfolder():
-    config = CONFIG.replace('path_to_book: ""', "path_to_book: book/").replace(
-        "some-book  #", "some-book.git  #"
+def test_javascript_errors_are_exceptions_console_errors_and_failed_loads():
+    error = check_html.javascript_error
+    assert error("exception", "TypeError: x is undefined\n  at f") == (
+        "exception: TypeError: x is undefined"
     )
-    url = check_html.expected_colab_url(config, "chapters/x.html")
-    assert url == f"{COLAB}/github/someone/some-book/blob/dev/book/chapters/x.ipynb"
-
-
-def test_expected_colab_url_of_this_book():
-    url = check_html.expected_colab_url(
-        (ROOT / "_config.yml").read_text(), "chapters/04_vae_mnist.html"
+    assert error("error", "boom", "http://h/_static/a.js") == (
+        "console.error: boom http://h/_static/a.js"
     )
-    assert url.startswith("https://colab.research.google.com/github/")
-    assert url.endswith("/blob/colab/chapters/04_vae_mnist.ipynb")
-    assert (ROOT / "chapters/04_vae_mnist.ipynb").is_file()
+    assert error("log", "fine") is None and error("warning", "meh") is None
+    failed = "Failed to load resource: 404"
+    assert error("error", failed, "http://127.0.0.1:1/favicon.ico") is None  # not ours
+    assert error("error", failed, "http://127.0.0.1:1/_static/favicon.ico")
 
 
-def test_chapter_buttons(site):
-    links = check_html.LinkChecker(site)
-    colab = check_html.expected_colab_url(CONFIG, "chapters/a.html")
-    assert links.chapter_buttons("chapters/a.html", colab) == []
-    wrong_branch = colab.replace("/blob/dev/", "/blob/main/")
-    assert (
-        "no 'open in Colab' link"
-        in links.chapter_buttons("chapters/a.html", wrong_branch)[0]
-    )
-    problems = links.chapter_buttons(
-        "chapters/b.html", check_html.expected_colab_url(CONFIG, "chapters/b.html")
-    )
-    assert (
-        len(problems) == 2
-        and problems[1] == "no download link to _sources/chapters/b.ipynb"
-    )
-
-
-def test_chapter_buttons_need_the_notebook_in_the_build(site):
-    (site / "_sources/chapters/a.ipynb").unlink()
-    colab = check_html.expected_colab_url(CONFIG, "chapters/a.html")
-    problems = check_html.LinkChecker(site).chapter_buttons("chapters/a.html", colab)
-    assert problems == [
-        "download link to _sources/chapters/a.ipynb, which is not in the build"
-    ]
-
-
-def test_mathjax_must_come_from_static():
-    origin = "http://127.0.0.1:8000"
-    assert (
-        check_html.mathjax_problems([f"{origin}/_static/mathjax/tex-chtml.js"], origin)
-        == []
-    )
-    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
-    assert check_html.mathjax_problems([cdn], origin) == [
-        f"MathJax is not loaded offline from _static: {cdn}"
-    ]
-    assert check_html.mathjax_problems([f"{origin}/mathjax.js"], origin) != []
-
-
-def test_javascript_errors_are_exceptions_and_console_errors():
-    logged = [
-        check_html.Logged("exception", "TypeError: x is undefined\n  at f"),
-        check_html.Logged("error", "boom", "http://h/_static/a.js"),
-        check_html.Logged("log", "fine"),
-        check_html.Logged("error", "Failed to load resource: 404", "http://h/x.js"),
-        check_html.Logged("warning", "meh"),
-    ]
-    assert check_html.javascript_errors(logged) == [
-        "exception: TypeError: x is undefined",
-        "console.error: boom http://h/_static/a.js",
-        "console.error: Failed to load resource: 404 http://h/x.js",
-    ]
+REPORT = {
+    "mathjax": "typeset",
+    "mathjaxScripts": [f"{ORIGIN}/_static/mathjax/tex-chtml.js"],
+    "rawTex": [],
+    "texErrors": [],
+    "brokenImages": [],
+    "errors": [],
+    "overflow": [],
+    "formulas": 3,
+    "images": 1,
+    "links": [],
+}
 
 
 def test_page_problems_name_each_kind():
-    report = {
-        "mathjax": "typeset",
-        "mathjaxScripts": ["http://127.0.0.1:1/_static/mathjax/tex-chtml.js"],
-        "rawTex": ["where \\(x\\) is"],
-        "texErrors": ["Undefined control sequence \\foo"],
-        "brokenImages": ["http://127.0.0.1:1/_images/a.png"],
-    }
-    problems = check_html.page_problems(
-        report, ["exception: boom"], "http://127.0.0.1:1"
+    wide = [
+        {"kind": "output", "px": 42, "line": "loss 1.0"},
+        {"kind": "formula", "px": 9, "line": "x=1"},
+        {"kind": "printed text", "px": 5, "line": "loss"},
+    ]
+    report = dict(
+        REPORT,
+        rawTex=["where \\(x\\) is"],
+        texErrors=["Undefined control sequence \\foo"],
+        brokenImages=[f"{ORIGIN}/_images/a.png"],
+        errors=["exception: boom"],
+        mathjaxScripts=["https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"],
+        overflow=wide,
     )
+    problems, notes = check_html.page_problems(report, ORIGIN)
     assert [p.split(":")[0] for p in problems] == [
         "raw TeX visible",
         "TeX error in a formula",
         "image did not load",
         "JavaScript error",
+        "MathJax is not loaded offline from _static",
+        "output 42 px wider than its column",
     ]
-    clean = dict(report, rawTex=[], texErrors=[], brokenImages=[])
-    assert check_html.page_problems(clean, [], "http://127.0.0.1:1") == []
-    assert (
-        check_html.page_problems(
-            dict(clean, mathjax="never started"), [], "http://127.0.0.1:1"
-        )
-        != []
-    )
+    assert notes == [
+        "formula 9 px wider than its column (scrolls sideways): 'x=1'",
+        "printed text 5 px wider than its column (wraps): 'loss'",
+    ]
+    assert check_html.page_problems(REPORT, ORIGIN) == ([], [])
+    never = dict(REPORT, mathjax="never started")
+    assert check_html.page_problems(never, ORIGIN)[0] != []
 
 
-def test_a_redirect_stub_is_recognised_and_its_target_checked(site):
-    write(
-        site, "old.html", '<meta http-equiv="Refresh" content="0; URL=\'gone.html\'" />'
-    )
-    links = check_html.LinkChecker(site)
-    assert links.parsed("old.html").redirect == "gone.html"
-    assert links.broken("old.html") == ["link 'gone.html' -> missing file gone.html"]
-    assert links.parsed("index.html").redirect is None
+LINKCHECKER_CSV = f"""\
+urlname;parentname;result;warningstring;valid
+c.html;{ORIGIN}/chapters/b.html;404 File not found;;False
+#nowhere;{ORIGIN}/chapters/b.html#eq-1;200 OK;"Anchor `nowhere' (decoded: `nowhere') \
+not found. Available anchors: `eq-1'.";True
+../x.css;{ORIGIN}/;200 OK;"Content size is zero.
+Another warning";True
+font.woff;{ORIGIN}/_static/theme.css;404 File not found;;False
+"""
 
 
-def test_the_browsers_own_favicon_request_is_not_an_error():
-    text = "Failed to load resource: 404"
-    favicon = check_html.Logged("error", text, "http://127.0.0.1:1/favicon.ico")
-    assert check_html.javascript_errors([favicon]) == []
-    theirs = check_html.Logged("error", text, "http://127.0.0.1:1/_static/favicon.ico")
-    assert check_html.javascript_errors([theirs]) != []
-
-
-def no_browser(page: str) -> tuple[dict, list[str]]:
-    raise AssertionError(f"{page} should not be opened in the browser")
-
-
-def test_check_page_of_a_redirect_stub_checks_only_its_target(site):
-    write(site, "old.html", '<meta http-equiv="refresh" content="0; url=gone.html">')
-    links = check_html.LinkChecker(site)
-    problems, summary, notes = check_html.check_page(
-        "old.html", links, CONFIG, no_browser, "http://o"
-    )
-    assert problems == ["link 'gone.html' -> missing file gone.html"]
-    assert summary == "redirect -> gone.html" and notes == []
-
-
-def test_check_page_joins_links_buttons_and_the_browsers_report(site):
-    report = {
-        "mathjax": "typeset",
-        "mathjaxScripts": ["http://o/_static/mathjax/tex-chtml.js"],
-        "formulas": 3,
-        "wideFormulas": ["x = 1 + 2"],
-        "rawTex": ["a $x_1$ b"],
-        "texErrors": [],
-        "images": 1,
-        "brokenImages": [],
+def test_link_problems_read_linkcheckers_report():
+    assert check_html.link_problems(LINKCHECKER_CSV, ORIGIN) == {
+        "chapters/b.html": [
+            "link 'c.html': 404 File not found",
+            "link '#nowhere': Anchor `nowhere' (decoded: `nowhere') not found.",
+        ],
+        "_static/theme.css": ["link 'font.woff': 404 File not found"],
     }
-    links = check_html.LinkChecker(site)
-    problems, summary, notes = check_html.check_page(
-        "chapters/b.html", links, CONFIG, lambda page: (report, ["x"]), "http://o"
+    assert check_html.link_problems("urlname;parentname;result\n", ORIGIN) == {}
+    failed = check_html.link_problems("", ORIGIN, "No module named linkcheck\n")
+    assert failed == {"(all)": ["LinkChecker failed: No module named linkcheck"]}
+
+
+def test_linkchecker_fetches_no_external_link():
+    rc = check_html.LINKCHECKER_RC.read_text()
+    assert "checkextern=0" in rc and "[AnchorCheck]" in rc
+
+
+def no_browser(url: str, shot: str) -> dict:
+    raise AssertionError(f"{url} should not be opened in the browser")
+
+
+def test_check_page_leaves_a_redirect_stub_to_linkchecker(site):
+    write(site, "old.html", '<meta http-equiv="Refresh" content="0; url=gone.html" />')
+    result = check_html.check_page("old.html", site, ORIGIN, CONF, no_browser)
+    assert result == ([], [], "redirect -> gone.html")
+
+
+def test_check_page_joins_the_browsers_report_and_the_buttons(site):
+    report = dict(REPORT, rawTex=["a $x_1$ b"], errors=["x"])
+    problems, _, summary = check_html.check_page(
+        "chapters/b.html", site, ORIGIN, CONF, lambda url, shot: report
     )
-    kinds = ["link", "link", "no", "no", "raw", "JavaScript"]  # 2 links, 2 buttons
-    assert [problem.split(" ")[0] for problem in problems] == kinds
-    assert summary.startswith("math=typeset(3) images=1 links=2 wide-formulas=1")
-    assert notes == ["a formula wider than the text column scrolls sideways: x = 1 + 2"]
+    assert [problem.split(" ")[0] for problem in problems] == [
+        "raw",
+        "JavaScript",
+        "no",  # Colab
+        "no",  # .ipynb
+    ]
+    assert summary == "math=typeset(3) images=1 wide=0"
 
 
 def test_check_page_reports_a_browser_failure(site):
-    def fails(page: str) -> tuple[dict, list[str]]:
+    def fails(url: str, shot: str) -> dict:
         raise check_html.PlaywrightTimeout("Timeout 60000ms exceeded.\nmore")
 
-    problems, summary, _ = check_html.check_page(
-        "index.html", check_html.LinkChecker(site), CONFIG, fails, "http://o"
-    )
-    assert problems == ["browser: Timeout 60000ms exceeded."]
-    assert summary == "not checked in the browser"
+    result = check_html.check_page("index.html", site, ORIGIN, CONF, fails)
+    assert result == (["browser: Timeout 60000ms exceeded."], [], "not checked")
 
 
 def one_pixel_png() -> bytes:
@@ -346,15 +232,26 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
 
 
+# A page laid out as the book's: an article column of 600 px, a code cell, outputs.
+WIDE = "x" * 200
+COLUMN = f"""<link rel="stylesheet" href="_static/columns.css">
+<article style="width: 600px; font: 14px monospace">
+<div class="cell"><div class="cell_input"><div class="highlight"><pre>{WIDE}</pre>
+</div></div><div class="cell_output">
+<div class="output stream"><pre>printed {WIDE}</pre></div>
+<div class="output text_plain"><pre>result {WIDE}</pre></div>
+<div class="output text_html"><table><tr><td><div style="width: 900px">t</div></td></tr>
+</table></div></div></div>
+<pre>narrow</pre><pre>block {WIDE}</pre></article>"""
+
+
 @pytest.mark.skipif(
-    not any(map(shutil.which, ("chromium", "chromium-browser", "google-chrome")))
-    and not os.environ.get("CHROMIUM"),
+    not shutil.which(os.environ.get("CHROMIUM") or "chromium"),
     reason="no Chromium installed",
 )
 def test_main_in_chromium(site, tmp_path, monkeypatch, capsys):
     """The whole check on a tiny book in a real browser: each kind of problem found."""
     monkeypatch.setattr(check_html, "MATHJAX_START_MS", 300)
-    (site / "_images/fig.png").write_bytes(one_pixel_png())
     tall = '<div style="height: 15000px">tall</div><p id="end">end</p>'
     write(site, "genindex.html", f"<p>index</p>{tall}")
     write(
@@ -364,20 +261,18 @@ def test_main_in_chromium(site, tmp_path, monkeypatch, capsys):
         "<script>console.error('boom'); undefinedFunction();</script>"
         "<script src='http://127.0.0.1:9/mathjax/tex-chtml.js'></script>",
     )
+    write(site, "wide.html", COLUMN)
+    shutil.copytree(ROOT / "_static", site / "_static", dirs_exist_ok=True)
     config = tmp_path / "_config.yml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG_YML)
     shots = tmp_path / "shots"
-    assert (
-        check_html.main(
-            [str(site), "--config", str(config), "--screenshots", str(shots)]
-        )
-        == 1
-    )
+    args = [str(site), "--config", str(config), "--screenshots", str(shots)]
+    assert check_html.main(args) == 1
     out = capsys.readouterr().out
+    assert "LinkChecker failed" not in out, out  # pip install linkchecker
     assert "ok   chapters/a.html" in out and "ok   genindex.html" in out
-    bad = out.split("FAIL bad.html", 1)[1].split("\n", 1)[1].split("\nok", 1)[0]
+    bad = out.split("FAIL bad.html", 1)[1].split("\nok", 1)[0]
     for expected in (
-        "link '_images/none.png' -> missing file _images/none.png",
         "raw TeX visible: 'where \\\\(x\\\\) is raw'",
         "image did not load: http://127.0.0.1:",
         "JavaScript error: exception: ReferenceError: undefinedFunction",
@@ -386,12 +281,28 @@ def test_main_in_chromium(site, tmp_path, monkeypatch, capsys):
         "MathJax is on the page but never started",
     ):
         assert expected in bad, expected
-    assert "FAIL chapters/b.html" in out
-    assert png_size(shots / "genindex.png")[1] > 15000  # the whole page, not 10 000 px
+    wide = out.split("FAIL wide.html", 1)[1].split("\nok", 1)[0].split("\nFAIL")[0]
+    assert "wide=5" in wide  # 4 blocks, and the printed line, which wraps (columns.css)
+    assert "note: printed text " in wide and "(wraps): 'printed xxx" in wide
+    for kind, first in [
+        ("code cell", "x" * 70),
+        ("output", "result " + "x" * 63),
+        ("table", "t"),
+        ("code block", "block " + "x" * 64),
+    ]:
+        assert f"- {kind} " in wide and f"wider than its column: {first!r}" in wide
+    links = out.split("FAIL chapters/b.html (LinkChecker)", 1)[1]
+    assert "link 'a.html#missing': Anchor `missing'" in links
+    assert "link '#nowhere': Anchor `nowhere'" in links
+    assert "link 'c.html': 404 File not found" in links
+    assert "link '_images/none.png': 404" in out.split("FAIL bad.html (LinkChecker)")[1]
+    assert "FAILED on 3 of 6 pages" in out  # bad, wide, chapters/b
+    assert png_size(shots / "genindex.png")[1] > 15000  # the whole page
     assert sorted(p.name for p in shots.iterdir()) == [
         "bad.png",
         "chapters__a.png",
         "chapters__b.png",
         "genindex.png",
         "index.png",
+        "wide.png",
     ]

@@ -1,116 +1,115 @@
 """Open every page of the built book in headless Chromium; fail on what looks broken.
 
-Usage: ``python tools/check_html.py [HTML_ROOT] [--config _config.yml]
-[--screenshots _build/screenshots]``
+    python tools/check_html.py HTML_ROOT [--config _config.yml] [--screenshots DIR]
+        [--no-links]
 
-The book is served from ``HTML_ROOT`` (default ``_build/strict/_build/html``) on
-127.0.0.1 and opened with Playwright in the system's Chromium (``$CHROMIUM``, else
-``chromium`` on the PATH; Playwright downloads no browser of its own). For every page
-it checks that
-
-- MathJax, loaded from the book's own ``_static`` (offline), has typeset everything:
-  no raw TeX (``\\(``, ``$$``, ``\\begin{`` ...) is visible outside code, and no
-  formula shows a TeX error;
-- every image loaded, and the page logged no JavaScript error (exceptions, console
-  errors, failed requests);
-- every same-site link and image reaches an existing file, and every ``#fragment``
-  an existing id;
-- a chapter page has an "open in Colab" link to its own notebook and a download link
-  to its ``.ipynb``;
-
-and saves a screenshot of the whole page under ``_build/screenshots/``. Exit status 1
-names each page and its problem.
+The book is served on 127.0.0.1 and each page opened through Playwright in Chromium
+(``$CHROMIUM``) at 1280 x 900; a page fails on raw TeX or a TeX error, MathJax from
+anywhere but the book's ``_static``, an image that did not load, a JavaScript error, a
+code block, text output or table wider than its column (folded cells unfolded), or (a
+chapter) a missing Colab or ``.ipynb`` button. Meanwhile LinkChecker, with AnchorCheck,
+checks every same-site link, image, script and stylesheet and every ``#fragment``
+(``linkcheckerrc``: no external link is fetched). A screenshot of each whole page goes
+to DIR (default ``_build/screenshots``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import http.server
+import io
 import os
 import re
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
+from subprocess import PIPE, Popen
+from urllib.parse import urlsplit
 
+import yaml
 from playwright.sync_api import BrowserContext, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-DEFAULT_ROOT = Path("_build/strict/_build/html")
+from colab import colab_url
+
 SKIPPED_DIRS = ("_static", "_sources", "_images")
 VIEWPORT = {"width": 1280, "height": 900}
-PAGE_TIMEOUT_MS = 60_000  # for one page to load and for any one browser call
+PAGE_TIMEOUT_MS = 60_000  # for a page to load, and for any one browser call
 MATHJAX_START_MS = 15_000  # for MathJax, when a page loads it, to start up
 IMAGES_MS = 10_000  # for the images to finish loading (or failing)
+REFRESH = re.compile(r"<meta[^>]+http-equiv=.refresh[^>]+url=([^'\" >]+)", re.I)
+LINKCHECKER_RC = Path(__file__).with_name("linkcheckerrc")
+NOTED = {"formula": "scrolls sideways", "printed text": "wraps"}  # not failures
 
+MATHJAX_JS = "() => [...document.scripts].some((s) => /mathjax/i.test(s.src))"
+MATHJAX_STARTED_JS = "() => !!window.MathJax?.startup?.promise"
+IMAGES_DONE_JS = "() => [...document.images].every((i) => i.complete)"
 # Run in the page once MathJax and the images are done: what a reader would see.
-PAGE_REPORT_JS = r"""
-() => {
-  const skip = "pre, code, script, style, textarea, mjx-container, "
-    + "mjx-assistive-mml, .highlight, .MathJax";
-  const rawTex = new RegExp([
-    String.raw`\\[()\[\]]`,  // \( \) \[ \]
-    String.raw`\$\$`,
-    String.raw`\\(begin|end)\{`,
-    String.raw`\\(frac|mathbb|mathcal|mathrm|sum|int|left|right)(?![a-zA-Z])`,
-    String.raw`\$[^$\n]*[\\^_][^$\n]*\$`,  // $...$ with TeX inside: not parsed
-  ].join("|"));
+PAGE_REPORT_JS = r"""() => {
+  const skip = "pre, code, script, style, textarea, mjx-container, .highlight";
+  const rawTex = new RegExp(String.raw`\\[()\[\]]|\$\$|\\(begin|end)\{`
+    + String.raw`|\\(frac|mathbb|mathcal|mathrm|sum|int|left|right)(?![a-zA-Z])`
+    + String.raw`|\$[^$\n]*[\\^_][^$\n]*\$`);
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const tex = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const parent = node.parentElement;
-    if (!parent || parent.closest(skip)) continue;
-    const match = node.textContent.match(rawTex);
-    if (match) {
-      const at = Math.max(0, match.index - 30);
-      const text = node.textContent.slice(at, match.index + 50);
-      tex.push(text.replace(/\s+/g, " ").trim());
-    }
+    const at = node.parentElement?.closest(skip) ? -1 : node.textContent.search(rawTex);
+    if (at >= 0) tex.push(node.textContent.slice(Math.max(0, at - 30), at + 50)
+      .replace(/\s+/g, " ").trim());
   }
-  const images = [...document.images];
-  // Display formulas wider than the text column scroll sideways: a note, not an error.
-  const wide = [...document.querySelectorAll('mjx-container[display="true"]')]
-    .filter((e) => e.scrollWidth > e.clientWidth + 1)
-    .map((e) => (e.querySelector("mjx-assistive-mml") || e).textContent.slice(0, 60));
-  return {
-    formulas: document.querySelectorAll("mjx-container").length,
-    wideFormulas: wide,
-    rawTex: tex,
+  return {rawTex: tex, formulas: document.querySelectorAll("mjx-container").length,
     texErrors: [...document.querySelectorAll("mjx-merror")].map(
       (e) => e.getAttribute("data-mjx-error") || e.textContent),
-    images: images.length,
-    brokenImages: images.filter((i) => !i.complete || i.naturalWidth === 0)
-      .map((i) => i.src),
-  };
-}
-"""
-MATHJAX_SCRIPTS_JS = (
-    "() => [...document.scripts].map((s) => s.src).filter((s) => /mathjax/i.test(s))"
-)
-MATHJAX_STARTED_JS = "() => !!(window.MathJax?.startup?.promise)"
-IMAGES_EAGER_JS = "() => { for (const i of document.images) i.loading = 'eager'; }"
-IMAGES_DONE_JS = "() => [...document.images].every((i) => i.complete)"
-
-
-# --------------------------------------------------------------------------------------
-# Pure helpers: pages, configuration, links (unit-tested in tests/test_check_html.py)
+    images: document.images.length, brokenImages: [...document.images].filter(
+      (i) => !i.complete || i.naturalWidth === 0).map((i) => i.src),
+    mathjaxScripts: [...document.scripts].map((s) => s.src).filter(
+      (s) => /mathjax/i.test(s)),
+    links: [...document.links].map((a) => a.href)};
+}"""
+# Unfold what a reader can unfold; measure each block against its container's box.
+OVERFLOW_JS = r"""() => {
+  for (const d of document.querySelectorAll("details")) d.open = true;
+  for (const e of document.querySelectorAll(".toggle-hidden"))
+    e.classList.remove("toggle-hidden");
+  const found = [];  // printed text wraps (_static/columns.css): how wide unwrapped?
+  for (const e of document.querySelectorAll(".cell_output .stream pre")) {
+    if (getComputedStyle(e).whiteSpace === "pre") continue;  // measured below
+    e.style.whiteSpace = "pre";
+    const px = Math.ceil(e.scrollWidth - e.clientWidth);
+    if (px > 1) found.push({e, px});
+    e.style.whiteSpace = "";
+  }
+  for (const e of (document.querySelector("article") || document.body)
+      .querySelectorAll("pre, div.highlight, .cell_output > *, table, "
+        + "mjx-container[display='true']")) {
+    if (!e.getClientRects().length || found.some((f) => f.e.contains(e))) continue;
+    const box = e.parentElement;
+    const edge = box.getBoundingClientRect().left + box.clientLeft + box.clientWidth
+      - parseFloat(getComputedStyle(box).paddingRight);
+    const px = Math.max(e.scrollWidth - e.clientWidth,
+      e.getBoundingClientRect().right - edge);
+    if (px > 1) found.push({e, px: Math.ceil(px)});
+  }
+  const kind = (e) => e.matches("mjx-container") ? "formula"
+    : e.matches(".stream pre") ? "printed text"
+    : e.matches("table, :has(> table)") ? "table"
+    : e.closest(".cell_output") ? "output"
+    : e.closest(".cell_input") ? "code cell" : "code block";
+  const text = (e) => (e.querySelector("mjx-assistive-mml") || e).textContent;
+  return found.map(({e, px}) => ({kind: kind(e), px,
+    line: text(e).trim().split("\n")[0].trim().slice(0, 70)}));
+}"""
 
 
 def book_pages(root: Path) -> list[str]:
     """Every .html under ``root`` but the asset folders', as posix paths."""
-    pages = []
-    for path in sorted(root.rglob("*.html")):
-        relative = path.relative_to(root).as_posix()
-        if relative.split("/", 1)[0] not in SKIPPED_DIRS:
-            pages.append(relative)
-    return pages
+    pages = (path.relative_to(root).as_posix() for path in root.rglob("*.html"))
+    return sorted(p for p in pages if p.split("/", 1)[0] not in SKIPPED_DIRS)
 
 
 def screenshot_name(page: str) -> str:
@@ -118,405 +117,193 @@ def screenshot_name(page: str) -> str:
     return page.removesuffix(".html").replace("/", "__") + ".png"
 
 
-def read_config_section(text: str, section: str) -> dict[str, str]:
-    """The ``key: value`` pairs directly under a top-level section of simple YAML."""
-    values: dict[str, str] = {}
-    inside = False
-    for line in text.splitlines():
-        comment = line.lstrip().startswith("#")
-        stripped = "" if comment else line.split(" #", 1)[0].rstrip()
-        if not stripped:
-            continue
-        if not line[0].isspace():
-            inside = stripped == f"{section}:"
-            continue
-        if inside and ":" in stripped:
-            key, value = stripped.strip().split(":", 1)
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
-def expected_colab_url(config_text: str, page: str) -> str:
-    """A chapter's Colab link: ``<colab>/github/<owner>/<repo>/blob/<branch>/<path>``"""
-    repository = read_config_section(config_text, "repository")
-    colab = read_config_section(config_text, "launch_buttons").get(
-        "colab_url", "https://colab.research.google.com"
-    )
-    parts = urlsplit(repository["url"])
-    if parts.netloc != "github.com":
-        url = repository["url"]
-        raise ValueError(f"repository.url must be a GitHub URL, not {url!r}")
-    owner_repo = parts.path.strip("/").removesuffix(".git")
-    book_path = repository.get("path_to_book", "").strip("/")
-    notebook = page.removesuffix(".html") + ".ipynb"
-    path = f"{book_path}/{notebook}" if book_path else notebook
-    branch = repository.get("branch", "main")
-    return f"{colab.rstrip('/')}/github/{owner_repo}/blob/{branch}/{path}"
-
-
-@dataclass
-class ParsedPage:
-    """One HTML file's ids, the links and sources it points to, its refresh target."""
-
-    ids: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    # the target of a <meta http-equiv="refresh"> (Sphinx's index.html is one)
-    redirect: str | None = None
-
-
-class _PageParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.page = ParsedPage()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value for name, value in attrs if value is not None}
-        if "id" in values:
-            self.page.ids.add(values["id"])
-        if tag == "a" and "name" in values:
-            self.page.ids.add(values["name"])
-        if tag == "a" and "href" in values:
-            self.page.links.append(values["href"])
-        if tag in ("img", "script") and "src" in values:
-            self.page.sources.append(values["src"])
-        if tag == "link" and "href" in values:
-            self.page.sources.append(values["href"])
-        refresh = values.get("http-equiv", "").lower() == "refresh"
-        content = values.get("content", "")
-        target = re.search(r"url\s*=\s*['\"]?([^'\"]+)", content, re.IGNORECASE)
-        if tag == "meta" and refresh and target:
-            self.page.redirect = target.group(1).strip()
-            self.page.sources.append(self.page.redirect)
-
-
-def parse_page(html: str) -> ParsedPage:
-    """Collect the ids, links, sources and any refresh target of an HTML document."""
-    parser = _PageParser()
-    parser.feed(html)
-    parser.close()
-    return parser.page
-
-
-def resolve_link(page: str, href: str) -> tuple[str, str] | None:
-    """Where a same-site link leads: (file under the root, fragment); None if off-site.
-
-    Relative to ``page`` (a posix path under the root); a path ending in ``/`` means
-    its ``index.html``; a link that climbs out of the root resolves to ``../...``, so
-    that it is reported missing.
-    """
-    parts = urlsplit(href)
-    other = href.startswith(("mailto:", "javascript:", "data:"))
-    if parts.scheme or parts.netloc or other:
-        return None
-    if not parts.path:
-        return page, unquote(parts.fragment)
-    if parts.path.startswith("/"):
-        joined = PurePosixPath(unquote(parts.path).lstrip("/"))
-    else:
-        joined = PurePosixPath(page).parent / unquote(parts.path)
-    stack: list[str] = []
-    for piece in joined.parts:
-        if piece == "..":
-            if stack and stack[-1] != "..":
-                stack.pop()
-            else:
-                stack.append("..")
-        elif piece != ".":
-            stack.append(piece)
-    target = "/".join(stack)
-    if parts.path.endswith("/") or not target:
-        target = f"{target}/index.html".lstrip("/")
-    return target, unquote(parts.fragment)
-
-
-class LinkChecker:
-    """Checks links against the files of a built book, parsing each page once."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._parsed: dict[str, ParsedPage] = {}
-
-    def parsed(self, page: str) -> ParsedPage:
-        """The parsed page (cached)."""
-        if page not in self._parsed:
-            text = (self.root / page).read_text(encoding="utf-8", errors="replace")
-            self._parsed[page] = parse_page(text)
-        return self._parsed[page]
-
-    def exists(self, target: str) -> bool:
-        """Whether ``target`` is a file inside the root."""
-        return not target.startswith("..") and (self.root / target).is_file()
-
-    def broken(self, page: str) -> list[str]:
-        """The same-site links and sources of ``page`` to missing files or ids."""
-        problems = []
-        parsed = self.parsed(page)
-        for href in parsed.links + parsed.sources:
-            resolved = resolve_link(page, href)
-            if resolved is None:
-                continue
-            target, fragment = resolved
-            if not self.exists(target):
-                problems.append(f"link {href!r} -> missing file {target}")
-            elif fragment and href in parsed.links and target.endswith(".html"):
-                if fragment not in self.parsed(target).ids:
-                    problems.append(f"link {href!r} -> no id {fragment!r} in {target}")
-        return problems
-
-    def chapter_buttons(self, page: str, colab_url: str) -> list[str]:
-        """A chapter's missing buttons: Colab for its notebook, its .ipynb download."""
-        problems = []
-        links = self.parsed(page).links
-        if colab_url not in links:
-            colab = [href for href in links if "colab.research.google.com" in href]
-            found = colab or "none"
-            problems.append(f"no 'open in Colab' link to {colab_url} (found {found})")
-        notebook = f"_sources/{page.removesuffix('.html')}.ipynb"
-        downloads = [
-            href
-            for href in links
-            if (resolve_link(page, href) or ("", ""))[0] == notebook
-        ]
-        if not downloads:
-            problems.append(f"no download link to {notebook}")
-        elif not self.exists(notebook):
-            problems.append(f"download link to {notebook}, which is not in the build")
-        return problems
-
-
-def mathjax_problems(scripts: list[str], origin: str) -> list[str]:
-    """Every MathJax script must be the book's own, under ``_static/`` of ``origin``."""
+def chapter_buttons(page: str, links: list[str], origin: str, conf: dict) -> list[str]:
+    """A chapter's missing buttons: Colab for its own notebook, its .ipynb download."""
     problems = []
-    for src in scripts:
-        parts = urlsplit(src)
-        offline = f"{parts.scheme}://{parts.netloc}" == origin
-        if not offline or "/_static/" not in parts.path:
-            problems.append(f"MathJax is not loaded offline from _static: {src}")
+    colab = colab_url(Path(page).stem, conf)
+    if colab not in links:
+        found = [link for link in links if "colab.research.google.com" in link]
+        problems.append(f"no 'open in Colab' link to {colab} (found {found or 'none'})")
+    notebook = f"{origin}/_sources/{page.removesuffix('.html')}.ipynb"
+    if notebook not in links:
+        problems.append(f"no download link to {notebook}")
     return problems
 
 
-@dataclass
-class Logged:
-    """One thing a page logged: ``kind`` is "exception" or a console message type."""
-
-    kind: str
-    text: str
-    url: str = ""
-
-
-def javascript_errors(logged: list[Logged]) -> list[str]:
-    """The errors among what a page logged: exceptions, console errors, failed loads.
-
-    The browser's own request for ``/favicon.ico`` is not the page's: the book
-    declares no icon and no reader sees its 404, so it does not count.
-    """
-    errors = []
-    for entry in logged:
-        if entry.kind == "exception":
-            errors.append(f"exception: {entry.text.splitlines()[0]}")
-        elif entry.kind == "error" and urlsplit(entry.url).path != "/favicon.ico":
-            errors.append(f"console.error: {entry.text} {entry.url}".strip())
-    return errors
+def javascript_error(kind: str, text: str, url: str = "") -> str | None:
+    """What a page logged, if an error: an exception, a console error or failed load
+    (but the browser's own request for ``/favicon.ico``, which the book never makes)."""
+    if kind == "exception":
+        return f"exception: {text.splitlines()[0]}"
+    if kind == "error" and urlsplit(url).path != "/favicon.ico":
+        return f"console.error: {text} {url}".strip()
+    return None
 
 
-def page_problems(report: dict, errors: list[str], origin: str) -> list[str]:
-    """The in-page report and the logged errors as a list of problems (none: fine)."""
+def page_problems(report: dict, origin: str) -> tuple[list[str], list[str]]:
+    """The browser's report of a page as problems, and notes for the authors."""
     problems = [f"raw TeX visible: {text!r}" for text in report["rawTex"]]
     problems += [f"TeX error in a formula: {text!r}" for text in report["texErrors"]]
     problems += [f"image did not load: {src}" for src in report["brokenImages"]]
-    problems += [f"JavaScript error: {error}" for error in errors]
-    problems += mathjax_problems(report["mathjaxScripts"], origin)
+    problems += [f"JavaScript error: {error}" for error in report["errors"]]
+    problems += [
+        f"MathJax is not loaded offline from _static: {src}"
+        for src in report["mathjaxScripts"]
+        if not src.startswith(f"{origin}/") or "/_static/" not in urlsplit(src).path
+    ]
     if report["mathjax"] == "never started":
         problems.append("MathJax is on the page but never started")
+    notes = []
+    for block in report["overflow"]:
+        wide = f"{block['kind']} {block['px']} px wider than its column"
+        if block["kind"] in NOTED:  # it scrolls (MathJax) or wraps (CSS): a note
+            notes.append(f"{wide} ({NOTED[block['kind']]}): {block['line']!r}")
+        else:
+            problems.append(f"{wide}: {block['line']!r}")
+    return problems, notes
+
+
+def link_problems(report: str, origin: str, error: str = "") -> dict[str, list[str]]:
+    """LinkChecker's CSV report as problems by page: broken links, missing anchors."""
+    if not report.startswith("urlname;"):  # it did not run
+        return {"(all)": [f"LinkChecker failed: {error.strip()[-300:] or 'no output'}"]}
+    problems: dict[str, list[str]] = {}
+    for row in csv.DictReader(io.StringIO(report), delimiter=";"):
+        if row["valid"] == "True" and "Anchor" not in row["warningstring"]:
+            continue
+        why = row["result"] if row["valid"] != "True" else row["warningstring"]
+        page = row["parentname"].removeprefix(f"{origin}/").split("#")[0]
+        problems.setdefault(page or "index.html", []).append(
+            f"link {row['urlname']!r}: {why.split(' Available anchors')[0]}"
+        )
     return problems
 
 
-# --------------------------------------------------------------------------------------
-# The server and the browser
+def start_linkchecker(origin: str, pages: list[str]) -> Popen:
+    """LinkChecker on every page of the served book, in the background."""
+    urls = [f"{origin}/{page}" for page in pages]
+    command = [sys.executable, "-m", "linkcheck", "-f", str(LINKCHECKER_RC)]
+    command += ["-o", "csv/utf-8", "--no-status", "--no-robots", *urls]
+    return Popen(command, stdout=PIPE, stderr=PIPE, text=True)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
+
+    def end_headers(self) -> None:
+        self.send_header("LinkChecker", "local")  # then LinkChecker does not throttle
+        super().end_headers()
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client hung up mid-file (Chromium, LinkChecker): not the book's fault
 
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     """Serve ``root`` on a free port of 127.0.0.1 in a thread; return it and its URL."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler = functools.partial(_Handler, directory=str(root))
+    server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def check_in_browser(
-    context: BrowserContext, url: str, screenshot: Path
-) -> tuple[dict, list[str]]:
-    """Load ``url`` in a new tab, wait for MathJax and the images, report, screenshot.
-
-    The screenshot is of the whole page, however tall.
-    """
+def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
+    """Load ``url``; wait for MathJax and the images; report, screenshot, measure."""
     page = context.new_page()
-    logged: list[Logged] = []
-    page.on(
-        "pageerror",
-        lambda error: logged.append(Logged("exception", f"{error.name}: {error}")),
-    )
-    page.on(
-        "console",
-        lambda message: logged.append(
-            Logged(message.type, message.text, message.location.get("url", ""))
-        ),
-    )
+    errors: list[str | None] = []
+
+    def log(kind: str, text: str, url: str = "") -> None:
+        errors.append(javascript_error(kind, text, url))
+
+    page.on("pageerror", lambda e: log("exception", f"{e.name}: {e.message}"))
+    page.on("console", lambda m: log(m.type, m.text, m.location.get("url", "")))
     try:
         page.goto(url, wait_until="load")
-        scripts = page.evaluate(MATHJAX_SCRIPTS_JS)
         mathjax = "absent"
-        if scripts:
+        if page.evaluate(MATHJAX_JS):
             try:
                 page.wait_for_function(MATHJAX_STARTED_JS, timeout=MATHJAX_START_MS)
                 page.evaluate("() => MathJax.startup.promise.then(() => null)")
                 mathjax = "typeset"
             except PlaywrightTimeout:
                 mathjax = "never started"
-        page.evaluate(IMAGES_EAGER_JS)
+        page.evaluate("() => { for (const i of document.images) i.loading = 'eager' }")
         try:
             page.wait_for_function(IMAGES_DONE_JS, timeout=IMAGES_MS)
         except PlaywrightTimeout:
-            pass  # the images still loading are reported below
+            pass  # the images still loading are reported
         report = page.evaluate(PAGE_REPORT_JS)
-        report.update(mathjax=mathjax, mathjaxScripts=scripts)
-        page.screenshot(path=screenshot, full_page=True)
+        page.screenshot(path=shots / shot, full_page=True)
+        report.update(mathjax=mathjax, overflow=page.evaluate(OVERFLOW_JS))
     finally:
         page.close()
-    return report, javascript_errors(logged)
-
-
-def find_chromium() -> str:
-    """The Chromium executable: ``$CHROMIUM``, else chromium (-browser) on the PATH."""
-    candidates = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser"]
-    for name in [*candidates, "google-chrome"]:
-        if name and shutil.which(name):
-            return str(shutil.which(name))
-    raise SystemExit(
-        "check-html: Chromium not found "
-        "(apt-get install chromium, or set CHROMIUM=/path/to/it)"
-    )
-
-
-# --------------------------------------------------------------------------------------
+    return {**report, "errors": [error for error in errors if error]}
 
 
 def check_page(
-    page: str,
-    links: LinkChecker,
-    config_text: str,
-    browse: Callable[[str], tuple[dict, list[str]]],
-    origin: str,
-) -> tuple[list[str], str, list[str]]:
-    """Check one page: its problems, a one-line summary and notes for authors.
-
-    ``browse(page)`` opens it in the browser (served at ``origin``) and returns the
-    in-page report and the errors it logged.
-    """
-    problems = links.broken(page)
-    if page.startswith("chapters/"):
-        colab = expected_colab_url(config_text, page)
-        problems += links.chapter_buttons(page, colab)
-    redirect = links.parsed(page).redirect
-    if redirect is not None:  # a stub: its target is checked as a link and as a page
-        return problems, f"redirect -> {redirect}", []
+    name: str, root: Path, origin: str, conf: dict, browser: Callable[[str, str], dict]
+) -> tuple[list[str], list[str], str]:
+    """One page's problems, notes and a summary; ``browser(url, screenshot)``."""
+    stub = REFRESH.search((root / name).read_text(errors="replace")[:2000])
+    if stub:  # a redirect (Sphinx's index.html): LinkChecker checks its target
+        return [], [], f"redirect -> {stub.group(1)}"
     try:
-        report, errors = browse(page)
+        report = browser(f"{origin}/{name}", screenshot_name(name))
     except PlaywrightError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
-        return [*problems, f"browser: {first}"], "not checked in the browser", []
-    problems += page_problems(report, errors, origin)
-    summary = (
-        f"math={report['mathjax']}({report['formulas']}) images={report['images']} "
-        f"links={len(links.parsed(page).links)} "
-        f"wide-formulas={len(report['wideFormulas'])}"
-    )
-    notes = [
-        f"a formula wider than the text column scrolls sideways: {formula}"
-        for formula in report["wideFormulas"]
-    ]
-    return problems, summary, notes
+        return [f"browser: {str(err).strip().splitlines()[0]}"], [], "not checked"
+    problems, notes = page_problems(report, origin)
+    if name.startswith("chapters/"):
+        problems += chapter_buttons(name, report["links"], origin, conf)
+    math, wide = f"{report['mathjax']}({report['formulas']})", len(report["overflow"])
+    return problems, notes, f"math={math} images={report['images']} wide={wide}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check every page; print a line per page and a verdict; 1 when any page fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "root", nargs="?", type=Path, default=DEFAULT_ROOT, help="the built HTML"
-    )
-    parser.add_argument(
-        "--config", type=Path, default=Path("_config.yml"), help="the _config.yml"
-    )
-    parser.add_argument(
-        "--screenshots", type=Path, default=Path("_build/screenshots"), help="PNGs"
-    )
+    parser.add_argument("root", type=Path, help="the built HTML")
+    parser.add_argument("--config", type=Path, default=Path("_config.yml"))
+    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
+    parser.add_argument("--no-links", action="store_true", help="skip LinkChecker")
     args = parser.parse_args(argv)
-
-    root = args.root.resolve()
-    if not (root / "index.html").is_file():
-        raise SystemExit(f"check-html: no book at {root} (run `make book-check`)")
-    config_text = args.config.read_text()
+    root, conf = args.root.resolve(), yaml.safe_load(args.config.read_text())
+    chromium = shutil.which(os.environ.get("CHROMIUM") or "chromium")
+    if not (root / "index.html").is_file() or chromium is None:
+        raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")
     pages = book_pages(root)
     args.screenshots.mkdir(parents=True, exist_ok=True)
     for old in args.screenshots.glob("*.png"):
         old.unlink()
-
-    links = LinkChecker(root)
     failures: dict[str, list[str]] = {}
-    started = time.monotonic()
     server, origin = serve(root)
+    links = None if args.no_links else start_linkchecker(origin, pages)
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=find_chromium())
-            context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+            context = playwright.chromium.launch(executable_path=chromium).new_context(
+                viewport=VIEWPORT, device_scale_factor=1
+            )
             context.set_default_timeout(PAGE_TIMEOUT_MS)
-
-            def browse(page: str) -> tuple[dict, list[str]]:
-                shot = args.screenshots / screenshot_name(page)
-                return check_in_browser(context, f"{origin}/{page}", shot)
-
-            for page in pages:
-                problems, summary, notes = check_page(
-                    page, links, config_text, browse, origin
-                )
-                print(f"{'FAIL' if problems else 'ok  '} {page:<45} {summary}")
-                for problem in problems:
-                    print(f"       - {problem}")
-                for note in notes:
-                    print(f"       note: {note}")
+            browser = functools.partial(browse, context, args.screenshots)
+            for name in pages:
+                problems, notes, summary = check_page(name, root, origin, conf, browser)
+                lines = [*problems, *(f"note: {note}" for note in notes)]
+                status = "FAIL" if problems else "ok  "
+                print(f"{status} {name:<45} {summary}", *lines, sep="\n       - ")
                 sys.stdout.flush()
-                if problems:
-                    failures[page] = problems
-            browser.close()
-    except PlaywrightError as err:
-        print(f"check-html: Chromium failed: {err}", file=sys.stderr)
-        return 1
+                failures.update({name: problems} if problems else {})
+        out, err = links.communicate() if links else ("urlname;", "")
     finally:
         server.shutdown()
-        server.server_close()
-
-    elapsed = time.monotonic() - started
-    if failures:
-        print(
-            f"check-html: FAILED on {len(failures)} of {len(pages)} pages "
-            f"({elapsed:.0f} s):",
-            file=sys.stderr,
-        )
-        for page, problems in failures.items():
-            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-            print(f"  {page}: {problems[0]}{more}")
-        return 1
-    print(
-        f"check-html: all {len(pages)} pages passed ({elapsed:.0f} s); "
-        f"screenshots in {args.screenshots}/"
-    )
-    return 0
+        if links and links.poll() is None:
+            links.kill()
+    for page, problems in link_problems(out, origin, err).items():
+        print(f"FAIL {page} (LinkChecker)", *problems, sep="\n       - ")
+        failures.setdefault(page, []).extend(problems)
+    verdict = f"FAILED on {len(failures)}" if failures else "passed on all"
+    print(f"check-html: {verdict} of {len(pages)} pages", *failures, sep="\n  ")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
