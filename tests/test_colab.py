@@ -133,6 +133,14 @@ def test_glue_uses_stored_values_else_a_placeholder():
     assert colab.PLACEHOLDER in convert.markdown("```{glue} missing_table\n```")
 
 
+def test_glue_from_another_chapter_reads_its_stored_value():
+    stored = colab.chapter_glue("04_vae_mnist.ipynb")["ch4_epochs"]["text/plain"]
+    text = converter().markdown("{glue:text}`04_vae_mnist.ipynb::ch4_epochs:d`")
+    assert text == str(int(stored))
+    missing = "{glue:text}`04_vae_mnist.ipynb::no_such_key:.2f`"
+    assert converter().markdown(missing) == colab.PLACEHOLDER
+
+
 def test_stored_glue_is_read_from_outputs():
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("glue('x', 1.5, display=False)")

@@ -168,6 +168,13 @@ def stored_glue(notebook: nbformat.NotebookNode) -> dict[str, dict]:
     return {k: o["data"] for c in cells for k, o in extract_glue_data_cell(c)}
 
 
+@functools.cache
+def chapter_glue(name: str) -> dict[str, dict]:
+    """The values chapter ``name`` (``04_vae_mnist.ipynb``) glued in its stored
+    outputs, for a page that quotes them as ``{glue:text}`name::key:spec```."""
+    return stored_glue(nbformat.read(ROOT / "chapters" / name, as_version=4))
+
+
 def glue_block(bundle: dict | None, name: str) -> str:
     """A glued object (a table, a figure) as Markdown or HTML, or a placeholder."""
     if bundle is None:
@@ -241,8 +248,10 @@ class Converter:
         if name == "eq":
             return f"({self.book.equations.get(content.strip(), '?')})"
         if name.startswith("glue"):  # as myst-nb formats {glue:text}
+            doc, _, content = content.rpartition("::")  # doc::key: another's
             key, _, spec = content.partition(":")
-            text = "".join(self.glue.get(key, {}).get("text/plain", ""))
+            glue = chapter_glue(doc) if doc else self.glue
+            text = "".join(glue.get(key, {}).get("text/plain", ""))
             return format_plain_text(text, spec) if text else PLACEHOLDER
         if name == "math":
             return f"${self.tex(content)}$"
