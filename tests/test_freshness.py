@@ -108,7 +108,7 @@ OVER_BUDGET: dict[str, str] = {}
 
 
 def test_stored_executions_fit_the_cpu_budget() -> None:
-    """Each chapter in at most 90 minutes on 2 cores, the book in at most 6 hours."""
+    """Each chapter in at most 90 minutes on 2 cores, the book in at most 8 hours."""
     recorded = {p.name[:2]: cpu_minutes(provenance.read_notebook(p)) for p in NOTEBOOKS}
     measured = {name: m for name, m in recorded.items() if m is not None}
     over = {name: round(m, 1) for name, m in measured.items() if m > 90}
@@ -118,7 +118,7 @@ def test_stored_executions_fit_the_cpu_budget() -> None:
         f"to the chapters still over ({sorted(OVER_BUDGET)})"
     )
     total = sum(measured.values())
-    assert total <= 360, f"the executed chapters take {total:.0f} minutes, over 6 hours"
+    assert total <= 480, f"the executed chapters take {total:.0f} minutes, over 8 hours"
 
 
 def test_the_budget_reads_the_cpu_cost_of_a_record() -> None:
@@ -128,3 +128,15 @@ def test_the_budget_reads_the_cpu_cost_of_a_record() -> None:
     del record["costs"]
     assert cpu_minutes({"cells": [], "metadata": {"vaebook": record}}) is None
     assert cpu_minutes({"cells": [], "metadata": {}}) is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_stored_execution_started_from_an_empty_cache(path: Path) -> None:
+    """A chapter's stated cost is what running it alone costs: a cold record."""
+    if path.name[:2] in PENDING_REEXECUTION:
+        pytest.skip("pending re-execution: its new record will say")
+    record = provenance.record_of(provenance.read_notebook(path))
+    assert record is not None and record.get("cache") == "cold", (
+        f"chapters/{path.name} was executed with a warm cache (or before records said "
+        f"so): run `{command(path)}`, which starts from an empty one"
+    )
