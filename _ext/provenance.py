@@ -128,7 +128,21 @@ def build_table(header: list[str], rows: list[list[str]]) -> nodes.table:
     return table
 
 
+def tolerate_pending_glue(app: Any, config: Any) -> None:
+    """While a chapter is stale, its prose may name values its stored outputs lack.
+
+    Its page says so under its title; the short-run build stays strict about glue.
+    """
+    chapters = Path(app.srcdir, "chapters").glob("[0-9][0-9]_*.ipynb")
+    stale = [
+        p.stem for p in chapters if records.status(records.read_notebook(p)) == "stale"
+    ]
+    if stale:
+        config.suppress_warnings = [*config.suppress_warnings, "mystnb.glue"]
+
+
 def setup(app: Any) -> dict[str, Any]:
+    app.connect("config-inited", tolerate_pending_glue)
     app.connect("doctree-read", add_banner)
     app.add_directive("vaebook-provenance", ProvenanceTable)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
