@@ -1,19 +1,10 @@
 """Open every page of the built book in headless Chromium; fail on what looks broken.
 
-    python tools/check_html.py HTML_ROOT [--config _config.yml] [--screenshots DIR]
-        [--no-links]
+    python tools/check_html.py HTML_ROOT [--config F] [--screenshots DIR] [--no-links]
 
-The book is served on 127.0.0.1 and each page opened through Playwright in Chromium
-(``$CHROMIUM``) at 1280 x 900; a page fails on raw TeX or a TeX error, MathJax from
-anywhere but the book's ``_static``, an image that did not load, a JavaScript error, a
-code block, text output or table wider than its column (folded cells unfolded), or (a
-chapter) a missing Colab or ``.ipynb`` button. Meanwhile LinkChecker, with AnchorCheck,
-checks every same-site link, image, script and stylesheet and every ``#fragment``
-(``linkcheckerrc``: no external link is fetched). A screenshot of each whole page goes
-to DIR (default ``_build/screenshots``).
+What fails a page is listed in ``page_problems`` and ``chapter_buttons``; LinkChecker
+checks the links and ``#anchors`` alongside (``linkcheckerrc``: none external).
 """
-
-from __future__ import annotations
 
 import argparse
 import csv
@@ -30,12 +21,11 @@ from pathlib import Path
 from subprocess import PIPE, Popen
 from urllib.parse import urlsplit
 
-import yaml
 from playwright.sync_api import BrowserContext, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from colab import colab_url
+from book import ROOT, colab_url, config
 
 SKIPPED_DIRS = ("_static", "_sources", "_images")
 VIEWPORT = {"width": 1280, "height": 900}
@@ -44,6 +34,7 @@ MATHJAX_START_MS = 15_000  # for MathJax, when a page loads it, to start up
 IMAGES_MS = 10_000  # for the images to finish loading (or failing)
 REFRESH = re.compile(r"<meta[^>]+http-equiv=.refresh[^>]+url=([^'\" >]+)", re.I)
 LINKCHECKER_RC = Path(__file__).with_name("linkcheckerrc")
+LINKCHECK = ["-m", "linkcheck", "-o", "csv/utf-8", "--no-status", "--no-robots", "-f"]
 NOTED = {"formula": "scrolls sideways", "printed text": "wraps"}  # not failures
 
 MATHJAX_JS = "() => [...document.scripts].some((s) => /mathjax/i.test(s.src))"
@@ -107,7 +98,7 @@ OVERFLOW_JS = r"""() => {
 
 
 def book_pages(root: Path) -> list[str]:
-    """Every .html under ``root`` but the asset folders', as posix paths."""
+    """Every .html under ``root`` but the asset folders'."""
     pages = (path.relative_to(root).as_posix() for path in root.rglob("*.html"))
     return sorted(p for p in pages if p.split("/", 1)[0] not in SKIPPED_DIRS)
 
@@ -119,20 +110,18 @@ def screenshot_name(page: str) -> str:
 
 def chapter_buttons(page: str, links: list[str], origin: str, conf: dict) -> list[str]:
     """A chapter's missing buttons: Colab for its own notebook, its .ipynb download."""
-    problems = []
     colab = colab_url(Path(page).stem, conf)
-    if colab not in links:
-        found = [link for link in links if "colab.research.google.com" in link]
-        problems.append(f"no 'open in Colab' link to {colab} (found {found or 'none'})")
+    found = [link for link in links if "colab.research.google.com" in link] or "none"
     notebook = f"{origin}/_sources/{page.removesuffix('.html')}.ipynb"
-    if notebook not in links:
-        problems.append(f"no download link to {notebook}")
-    return problems
+    problems = {
+        f"no 'open in Colab' link to {colab} (found {found})": colab not in links,
+        f"no download link to {notebook}": notebook not in links,
+    }
+    return [problem for problem, missing in problems.items() if missing]
 
 
 def javascript_error(kind: str, text: str, url: str = "") -> str | None:
-    """What a page logged, if an error: an exception, a console error or failed load
-    (but the browser's own request for ``/favicon.ico``, which the book never makes)."""
+    """An exception, console error or failed load; not the browser's own favicon.ico."""
     if kind == "exception":
         return f"exception: {text.splitlines()[0]}"
     if kind == "error" and urlsplit(url).path != "/favicon.ico":
@@ -179,34 +168,14 @@ def link_problems(report: str, origin: str, error: str = "") -> dict[str, list[s
     return problems
 
 
-def start_linkchecker(origin: str, pages: list[str]) -> Popen:
-    """LinkChecker on every page of the served book, in the background."""
-    urls = [f"{origin}/{page}" for page in pages]
-    command = [sys.executable, "-m", "linkcheck", "-f", str(LINKCHECKER_RC)]
-    command += ["-o", "csv/utf-8", "--no-status", "--no-robots", *urls]
-    return Popen(command, stdout=PIPE, stderr=PIPE, text=True)
-
-
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def end_headers(self) -> None:
-        self.send_header("LinkChecker", "local")  # then LinkChecker does not throttle
-        super().end_headers()
+    def log_message(self, *args: object) -> None:
+        pass  # no line per request
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, *args: object) -> None:
         pass  # a client hung up mid-file (Chromium, LinkChecker): not the book's fault
-
-
-def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve ``root`` on a free port of 127.0.0.1 in a thread; return it and its URL."""
-    handler = functools.partial(_Handler, directory=str(root))
-    server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
@@ -264,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     """Check every page; print a line per page and a verdict; 1 when any page fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="the built HTML")
-    parser.add_argument("--config", type=Path, default=Path("_config.yml"))
+    parser.add_argument("--config", type=Path, default=ROOT / "_config.yml")
     parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
     parser.add_argument("--no-links", action="store_true", help="skip LinkChecker")
     args = parser.parse_args(argv)
-    root, conf = args.root.resolve(), yaml.safe_load(args.config.read_text())
+    root, conf = args.root.resolve(), config(args.config)
     chromium = shutil.which(os.environ.get("CHROMIUM") or "chromium")
     if not (root / "index.html").is_file() or chromium is None:
         raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")
@@ -277,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     for old in args.screenshots.glob("*.png"):
         old.unlink()
     failures: dict[str, list[str]] = {}
-    server, origin = serve(root)
-    links = None if args.no_links else start_linkchecker(origin, pages)
+    server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=root))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    urls = [f"{origin}/{page}" for page in pages]
+    cmd = [sys.executable, *LINKCHECK, str(LINKCHECKER_RC), *urls]
+    links = None if args.no_links else Popen(cmd, stdout=PIPE, stderr=PIPE, text=True)
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch(executable_path=chromium).new_context(
