@@ -1,14 +1,6 @@
-"""The book's local Sphinx extension.
-
-- Under each chapter's title, a note from the record that ``make execute`` stored in it
-  (``tools/book.py``): what running it costs, where and when its outputs were computed;
-  a warning when its code changed since, or in a short-run build (``VAEBOOK_QUICK``).
-- The ``vaebook-provenance`` directive: every chapter's record as a table; the total.
-- Each ``<script>`` once per page: Sphinx 7 (jupyter-book 1.x pins it) lists an inline
-  script added after the builder started twice (``None`` and ``''`` as its file), so
-  sphinx-thebe's ``const THEBE_JS_URL`` throws a SyntaxError in every reader's browser
-  (sphinx-doc/sphinx#13402, fixed in Sphinx 8.2).
-"""
+"""The book's Sphinx extension: under each chapter's title, where its outputs come from
+(its record, ``tools/book.py``); the ``vaebook-provenance`` directive, every chapter's
+record as a table; each ``<script>`` of a page once."""
 
 import os
 import sys
@@ -90,20 +82,18 @@ class ProvenanceTable(SphinxDirective):
             rows.append([path.stem, cpu, index, record["date"][:10], minutes, state])
         rows.insert(1, ["---"] * 6)
         table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+        warm = ", except those marked \\* (run with a warm cache: an underestimate)"
         text = (
             f"Total: {total / 60:.0f} minutes ({total / 3600:.1f} hours) on a CPU, "
-            "each chapter run alone from an empty cache"
+            f"each chapter run alone from an empty cache{'' if cold else warm}."
         )
-        if not cold:
-            text += (
-                ", except those marked \\* (run with a warm cache: an underestimate)"
-            )
-        return self.parse_text_to_nodes(f"{table}\n\n{text}.")
+        return self.parse_text_to_nodes(f"{table}\n\n{text}")
 
 
 def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) -> None:
-    """Keep the first entry of ``script_files`` with each source, priority and
-    attributes (a source of ``None`` and of ``''`` alike)."""
+    """Sphinx 7 (jupyter-book 1.x pins it) lists twice an inline script added after the
+    builder started (as file ``None`` and ``''``), and sphinx-thebe's then throws a
+    SyntaxError in every reader's browser (sphinx-doc/sphinx#13402, fixed in 8.2)."""
     scripts, unique = context.get("script_files"), {}
     if isinstance(scripts, list):
         for script in scripts:

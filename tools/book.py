@@ -1,8 +1,7 @@
-"""The book's settings, chapters and execution records, for the tools and ``_ext/``.
+"""The book's settings, chapters and execution records (no torch: ``_ext/`` uses it).
 
-``make execute`` stores in each chapter's metadata, under ``vaebook``, a record of its
-full-mode run (date, device, versions, seconds, cache, a hash of the code cells): the
-outputs stay *fresh* until a code cell changes. No torch, so the build can import it.
+``make execute`` stores a record of each chapter's run in its metadata (``vaebook``);
+its outputs stay *fresh* until a code cell changes.
 """
 
 import hashlib

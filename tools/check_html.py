@@ -1,12 +1,9 @@
-"""Open every page of the built book in headless Chromium; fail on what looks broken.
-
-    python tools/check_html.py HTML_ROOT [--config F] [--screenshots DIR] [--no-links]
-
-What fails a page is listed in ``page_problems`` and ``chapter_buttons``; LinkChecker
-checks the links and ``#anchors`` alongside (``linkcheckerrc``: none external).
-"""
+"""Open every page of the built book in headless Chromium; fail on what looks broken
+(``page_problems``, ``chapter_buttons``), and on a broken link or ``#anchor``
+(LinkChecker, alongside; ``linkcheckerrc``: no external link is fetched)."""
 
 import argparse
+import contextlib
 import csv
 import functools
 import http.server
@@ -28,7 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from book import ROOT, colab_url, config
 
 SKIPPED_DIRS = ("_static", "_sources", "_images")
-VIEWPORT = {"width": 1280, "height": 900}
+SCREEN = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
 PAGE_TIMEOUT_MS = 60_000  # for a page to load, and for any one browser call
 MATHJAX_START_MS = 15_000  # for MathJax, when a page loads it, to start up
 IMAGES_MS = 10_000  # for the images to finish loading (or failing)
@@ -101,11 +98,6 @@ def book_pages(root: Path) -> list[str]:
     """Every .html under ``root`` but the asset folders'."""
     pages = (path.relative_to(root).as_posix() for path in root.rglob("*.html"))
     return sorted(p for p in pages if p.split("/", 1)[0] not in SKIPPED_DIRS)
-
-
-def screenshot_name(page: str) -> str:
-    """A page's screenshot: ``chapters/02_elbo.html`` -> ``chapters__02_elbo.png``."""
-    return page.removesuffix(".html").replace("/", "__") + ".png"
 
 
 def chapter_buttons(page: str, links: list[str], origin: str, conf: dict) -> list[str]:
@@ -199,10 +191,8 @@ def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
             except PlaywrightTimeout:
                 mathjax = "never started"
         page.evaluate("() => { for (const i of document.images) i.loading = 'eager' }")
-        try:
+        with contextlib.suppress(PlaywrightTimeout):  # those still loading are reported
             page.wait_for_function(IMAGES_DONE_JS, timeout=IMAGES_MS)
-        except PlaywrightTimeout:
-            pass  # the images still loading are reported
         report = page.evaluate(PAGE_REPORT_JS)
         page.screenshot(path=shots / shot, full_page=True)
         report.update(mathjax=mathjax, overflow=page.evaluate(OVERFLOW_JS))
@@ -211,15 +201,14 @@ def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
     return {**report, "errors": [error for error in errors if error]}
 
 
-def check_page(
-    name: str, root: Path, origin: str, conf: dict, browser: Callable[[str, str], dict]
-) -> tuple[list[str], list[str], str]:
-    """One page's problems, notes and a summary; ``browser(url, screenshot)``."""
+def check_page(name: str, root: Path, origin: str, conf: dict, browser: Callable):
+    """One page's problems, notes and summary; ``browser(url, screenshot)``: report."""
     stub = REFRESH.search((root / name).read_text(errors="replace")[:2000])
     if stub:  # a redirect (Sphinx's index.html): LinkChecker checks its target
         return [], [], f"redirect -> {stub.group(1)}"
     try:
-        report = browser(f"{origin}/{name}", screenshot_name(name))
+        shot = name.removesuffix(".html").replace("/", "__") + ".png"  # no folders
+        report = browser(f"{origin}/{name}", shot)
     except PlaywrightError as err:
         return [f"browser: {str(err).strip().splitlines()[0]}"], [], "not checked"
     problems, notes = page_problems(report, origin)
@@ -242,9 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "index.html").is_file() or chromium is None:
         raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")
     pages = book_pages(root)
-    args.screenshots.mkdir(parents=True, exist_ok=True)
-    for old in args.screenshots.glob("*.png"):
-        old.unlink()
+    shutil.rmtree(args.screenshots, ignore_errors=True)
+    args.screenshots.mkdir(parents=True)
     failures: dict[str, list[str]] = {}
     server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=root))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -254,9 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     links = None if args.no_links else Popen(cmd, stdout=PIPE, stderr=PIPE, text=True)
     try:
         with sync_playwright() as playwright:
-            context = playwright.chromium.launch(executable_path=chromium).new_context(
-                viewport=VIEWPORT, device_scale_factor=1
-            )
+            chrome = playwright.chromium.launch(executable_path=chromium)
+            context = chrome.new_context(**SCREEN)
             context.set_default_timeout(PAGE_TIMEOUT_MS)
             browser = functools.partial(browse, context, args.screenshots)
             for name in pages:

@@ -1,8 +1,8 @@
-"""Colab copies of the chapters, whose MyST (which Colab shows raw) myst-parser's own
-parser finds and which is replaced in place by Markdown.
+"""Colab copies of the chapters: their MyST (which Colab shows raw) made Markdown.
 
-    python tools/colab.py [--out DIR]   # the copies (default _build/colab)
-    python tools/colab.py badges        # (re)write the badge under each chapter's title
+myst-parser's own parser, set as in ``_config.yml``, finds the MyST, replaced in place.
+``python tools/colab.py [--out DIR]`` writes the copies (default ``_build/colab``);
+``python tools/colab.py badges`` (re)writes the badge under each chapter's title.
 """
 
 import argparse
@@ -164,19 +164,16 @@ class Converter:
         """``text`` with its MyST replaced by Markdown, the rest as written."""
         lines = text.split("\n")
         starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-        edits, cursor = [], 0
+        edits, at = [], 0
         for token in parser().parse(text):
             if token.type == "inline":
                 # Its text is its source lines less their block prefixes (indentation,
                 # "> ", list markers): find each line, in order, in the source.
-                where, cursor = (
-                    [],
-                    max(cursor, starts[token.map[0]] if token.map else 0),
-                )
+                where, at = [], max(at, starts[token.map[0]] if token.map else 0)
                 for line in token.content.split("\n"):  # each character's offset
-                    cursor = text.index(line, cursor)
-                    where += range(cursor, cursor + len(line) + 1)
-                    cursor += len(line)
+                    at = text.index(line, at)
+                    where += range(at, at + len(line) + 1)
+                    at += len(line)
                 for child in (c for c in token.children if "span" in c.meta):
                     span = child.meta["span"]  # where it lies in the inline text
                     start, end = where[span[0]], where[span[-1]] + 1
@@ -186,8 +183,7 @@ class Converter:
                 first, last = token.map[0], token.map[1] + (token.type == "amsmath")
                 new = self.block(token, "\n".join(lines[first:last]))
                 if new is not None:
-                    line = lines[first]
-                    indent = line[: len(line) - len(line.lstrip())]
+                    indent = re.match(r"\s*", lines[first])[0]
                     end = starts[last] - bool(new)  # a deleted block takes its newline
                     edits.append((starts[first], end, textwrap.indent(new, indent)))
         for start, end, new in sorted(edits, reverse=True):
@@ -315,16 +311,13 @@ def write_badges() -> None:
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument(
-        "command", nargs="?", default="copies", choices=["copies", "badges"]
-    )
+    cli.add_argument("command", nargs="?", choices=["badges"], help="else: the copies")
     cli.add_argument("--out", type=Path, default=ROOT / "_build" / "colab")
-    cli.add_argument("--commit", help="default: git rev-parse HEAD")
     args = cli.parse_args()
     if args.command == "badges":
         return write_badges()
     head = ["git", "rev-parse", "HEAD"]
-    commit = args.commit or subprocess.check_output(head, cwd=ROOT, text=True).strip()
+    commit = subprocess.check_output(head, cwd=ROOT, text=True).strip()
     print(f"colab: {len(write_copies(args.out, commit))} Colab copies in {args.out}")
 
 

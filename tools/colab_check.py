@@ -20,17 +20,13 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "_build" / "colab-check"
 PIP = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-FAKE_COLAB = (
-    "# colab-check: as on Colab, google.colab is imported before the first cell\n"
-    "import sys, types\n"
-    'sys.modules["google.colab"] = types.ModuleType("google.colab")'
-)
-WHERE_HELPERS = (
-    "# colab-check: the helpers came from the setup cell's install, not the checkout\n"
-    "import helpers\n"
-    'assert "site-packages" in helpers.__file__, helpers.__file__\n'
-    'assert run.short, "SHORT_RUN = True did not pick a short run"'
-)
+FAKE_COLAB = """# colab-check: as on Colab, google.colab is imported first
+import sys, types
+sys.modules["google.colab"] = types.ModuleType("google.colab")"""
+WHERE_HELPERS = """# colab-check: the helpers came from the setup cell's install
+import helpers
+assert "site-packages" in helpers.__file__, helpers.__file__
+assert run.short, 'SHORT_RUN = True did not pick a short run'"""
 SWITCH = "SHORT_RUN = False"
 KERNEL = {"cwd": str(WORK), "kernel_name": "python3"}  # this Python's own kernel
 

@@ -19,22 +19,6 @@ from nbclient import NotebookClient
 
 import book
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def clean_outputs(notebook: nbformat.NotebookNode) -> None:
-    """Drop what is not stored: stderr (progress bars, warnings) and widgets."""
-    for cell in (c for c in notebook.cells if c.cell_type == "code"):
-        for out in cell.outputs:
-            out.get("data", {}).pop(WIDGET_MIME, None)
-        cell.outputs = [
-            out
-            for out in cell.outputs
-            if out.get("name") != "stderr" and ("data" not in out or out.data)
-        ]
-        cell.metadata.pop("execution", None)
-    notebook.metadata.pop("widgets", None)
-
 
 def machine() -> dict[str, Any]:
     """The device the kernel will pick (CUDA if present), and the versions."""
@@ -101,7 +85,9 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
         os.environ.update(VAEBOOK_QUICK=str(int(quick)), VAEBOOK_CACHE=cache)
         client.execute()
     run["seconds"] = round(time.perf_counter() - started, 1)
-    clean_outputs(notebook)
+    for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
+        cell.metadata.pop("execution", None)  # not stored, nor are stderr's outputs
     facts = machine()
     same = old and old.get("code_hash") == code
     costs = dict(old.get("costs", {})) if same else {}  # the other devices' costs
