@@ -7,7 +7,7 @@ have one: a chapter without stored outputs fails too.
 
 While a round of code changes is in flight, a stale chapter may land only if it is
 listed in ``PENDING_REEXECUTION`` (the one list of them); its page then says, under
-its title, that the code changed after its outputs were computed (``_ext/book.py``
+its title, that the code changed after its outputs were computed (``_ext/vaebook.py``
 writes that from the same hashes). The list is empty when the round ends: a listed
 chapter that is fresh again fails until it is removed.
 """

@@ -1,4 +1,4 @@
-"""The book's settings, chapters and execution records (no torch: ``_ext/`` uses it).
+"""The book's settings, chapters and execution records; no torch: `_ext/` reads them.
 
 ``make execute`` stores a record of each chapter's run in its metadata (``vaebook``);
 its outputs stay *fresh* until a code cell changes.

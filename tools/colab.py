@@ -76,10 +76,8 @@ def directive(token: Token) -> tuple[str, str, dict, str] | None:
         return None
     name, _, line = token.info.strip()[1:].partition("}")
     # Read as docutils' container reads: an argument line, options (as YAML), content.
-    parsed = parse_directive_text(
-        Container, line.strip(), token.content, validate_options=False
-    )
-    return name, " ".join(parsed.arguments), parsed.options, "\n".join(parsed.body)
+    found = parse_directive_text(Container, line, token.content, validate_options=False)
+    return name, " ".join(found.arguments), found.options, "\n".join(found.body)
 
 
 def walk(text: str) -> Iterator[Token]:
@@ -137,9 +135,7 @@ def stored_glue(notebook: nbformat.NotebookNode) -> dict[str, dict]:
 def glue_block(bundle: dict | None, name: str) -> str:
     """A glued object (a table, a figure) as Markdown or HTML, or a placeholder."""
     if bundle is None:
-        return (
-            f"*A table or figure {PLACEHOLDER}: the cell that glues `{name}` shows it.*"
-        )
+        return f"*A table or figure {PLACEHOLDER}: see the cell that glues `{name}`.*"
     for mime in ("text/markdown", "text/html", "text/latex", "image/png", "image/jpeg"):
         data = "".join(bundle.get(mime, ""))
         if data and mime.startswith("image/"):

@@ -86,8 +86,9 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
         client.execute()
     run["seconds"] = round(time.perf_counter() - started, 1)
     for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        # stored without stderr (progress bars, warnings) or execution times
         cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
-        cell.metadata.pop("execution", None)  # not stored, nor are stderr's outputs
+        cell.metadata.pop("execution", None)
     facts = machine()
     same = old and old.get("code_hash") == code
     costs = dict(old.get("costs", {})) if same else {}  # the other devices' costs
@@ -129,13 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list or args.check:
         helpers = book.helpers_hash()
         for path, state in states.items():
-            record = book.record_of(book.read_notebook(path)) or {}
+            record = book.record_of(book.read_notebook(path))
             line = f"{path.stem:32s} {state:9s}"
             if record:
-                minutes = (
-                    f"{record['seconds'] / 60:.1f} min ({record.get('cache', '?')})"
-                )
-                line += f" {record['date'][:10]} {record['device']}, {minutes}"
+                line += f" {record['date'][:10]} {record['device']}, "
+                line += f"{record['seconds'] / 60:.1f} min ({record.get('cache', '?')})"
                 if record.get("helpers_hash") != helpers:
                     line += "  [helpers/ changed since]"
             print(line)
