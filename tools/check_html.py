@@ -164,6 +164,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass  # no line per request
 
+    def end_headers(self) -> None:
+        self.send_header("LinkChecker", "local")  # then LinkChecker does not throttle
+        super().end_headers()
+
 
 class _Server(http.server.ThreadingHTTPServer):
     def handle_error(self, *args: object) -> None:
@@ -231,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "index.html").is_file() or chromium is None:
         raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")
     pages = book_pages(root)
-    shutil.rmtree(args.screenshots, ignore_errors=True)
-    args.screenshots.mkdir(parents=True)
+    args.screenshots.mkdir(parents=True, exist_ok=True)
+    for old in args.screenshots.glob("*.png"):
+        old.unlink()
     failures: dict[str, list[str]] = {}
     server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=root))
     threading.Thread(target=server.serve_forever, daemon=True).start()
