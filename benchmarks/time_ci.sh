@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Time what CI runs (.ci/run) on a fresh clone of this repository's HEAD, and record it as
-# benchmarks/results/ci-<date>.json: wall time, hardware, commit, and each notebook's quick-mode seconds.
+# benchmarks/results/ci-<date>.json: wall time, hardware, commit, and each notebook's quick-mode seconds
+# (the short runs of `make book-check`, whose records tools/execute.py --quick writes in _build/quick/chapters).
 #     benchmarks/time_ci.sh            (VAEBOOK_DATA defaults to ../shared/data, as in .ci/run)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +18,7 @@ fi
 end=$(date +%s.%N)
 out="$repo/benchmarks/results/ci-$(date +%F).json"
 # The clone's own venv (made by .ci/run) has the helpers package, whose cpu_name() names the CPU.
-"$work/main/.venv/bin/python" - "$start" "$end" "$work/main/_build/executed/timings.json" "$out" \
+"$work/main/.venv/bin/python" - "$start" "$end" "$work/main/_build/quick/chapters" "$out" \
     "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
 import datetime, json, os, sys
 from pathlib import Path
@@ -26,9 +27,14 @@ import torch
 
 from helpers.runtime import cpu_name
 
-start, end, timings, out, commit = sys.argv[1:]
+start, end, quick, out, commit = sys.argv[1:]
 model = cpu_name()
-seconds = json.loads(Path(timings).read_text())["notebook_seconds"]
+seconds = {
+    path.name: json.loads(path.read_text())["metadata"]["vaebook"]["seconds"]
+    for path in sorted(Path(quick).glob("*.ipynb"))
+}
+if not seconds:
+    sys.exit(f"time_ci.sh: no short runs in {quick}; nothing recorded")
 record = {
     "date": datetime.date.today().isoformat(),
     "hardware": f"{model}, {os.cpu_count()} cores, "

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_sphinx_extensions_do_not_import_torch() -> None:
     code = (
         "import sys; sys.path.insert(0, '_ext'); "
-        "import provenance, dedupe_scripts; "
+        "import vaebook; "
         "assert 'torch' not in sys.modules, 'torch was imported'; "
         "assert 'helpers' not in sys.modules, 'helpers was imported'"
     )

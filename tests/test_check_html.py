@@ -68,13 +68,6 @@ def test_book_pages_leave_out_assets(site):
     ]
 
 
-def test_screenshot_names_flatten_folders():
-    assert (
-        check_html.screenshot_name("chapters/02_elbo.html") == "chapters__02_elbo.png"
-    )
-    assert check_html.screenshot_name("index.html") == "index.png"
-
-
 def test_chapter_buttons_use_the_colab_address_of_tools_colab():
     links = [
         f"{COLAB}/github/someone/some-book/blob/dev/chapters/a.ipynb",

@@ -13,6 +13,7 @@ from pybtex.database import parse_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import book  # noqa: E402
 import colab  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -42,7 +43,7 @@ def test_no_myst_is_left_in_a_copy(copies, path):
     left = MYST_LEFT.findall(text)
     assert not left, f"{path.name}: MyST left in the Colab copy: {left[:5]}"
     assert not EQ_LABEL.search(text), "an equation label is left"
-    macros = colab.config()["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
+    macros = book.config()["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     for macro in macros:
         assert not re.search(rf"\\{macro}(?![A-Za-z])", text), f"macro \\{macro}"
 
@@ -71,28 +72,28 @@ def test_solutions_fold_and_citations_read_as_text(copies):
 
 
 def test_equation_numbers_follow_the_chapter_and_its_labels():
-    book = colab.Book.read()
-    assert book.numbers["01_latent_variable_models"] == 1
-    assert book.numbers["11_reproducing"] is None  # the appendix is not numbered
+    numbering = colab.Book.read()
+    assert numbering.numbers["01_latent_variable_models"] == 1
+    assert numbering.numbers["11_reproducing"] is None  # the appendix is not numbered
     notebook = nbformat.read(ROOT / "chapters" / "02_elbo.ipynb", as_version=4)
     text = markdown(notebook)
     labels = [m.group("label") for m in EQ_LABEL.finditer(text)]
-    assert [book.equations[label] for label in labels[:2]] == ["2.1", "2.2"]
+    assert [numbering.equations[label] for label in labels[:2]] == ["2.1", "2.2"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_tokens_find_every_equation_label(path):
     """The tokenizer numbers the same labels, in the same order, as a plain search."""
-    book = colab.Book.read()
+    numbering = colab.Book.read()
     labels = [
         m.group("label") for m in EQ_LABEL.finditer(markdown(nbformat.read(path, 4)))
     ]
-    assert [label for label in book.equations if label in labels] == labels
-    number = book.numbers[path.stem]
+    assert [label for label in numbering.equations if label in labels] == labels
+    number = numbering.numbers[path.stem]
     expected = [
         f"{number}.{i}" if number else str(i) for i in range(1, len(labels) + 1)
     ]
-    assert [book.equations[label] for label in labels] == expected
+    assert [numbering.equations[label] for label in labels] == expected
 
 
 def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
@@ -103,12 +104,12 @@ def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
         nbformat.v4.new_markdown_cell(":::{note}\n$$\nc\n$$ (third)\n:::"),
     ]
     nbformat.write(notebook, tmp_path / "03_x.ipynb")
-    book = colab.Book()
-    book.add(tmp_path / "03_x.ipynb", 3)
-    assert book.titles["03_x"] == "T"
-    assert book.equations == {"first": "3.1", "second": "3.2", "third": "3.3"}
+    numbering = colab.Book()
+    numbering.add(tmp_path / "03_x.ipynb", 3)
+    assert numbering.titles["03_x"] == "T"
+    assert numbering.equations == {"first": "3.1", "second": "3.2", "third": "3.3"}
     convert = colab.Converter(
-        book, parse_file(ROOT / "references.bib"), {}, colab.config()
+        numbering, parse_file(ROOT / "references.bib"), {}, book.config()
     )
     text = convert.markdown(
         notebook.cells[1].source + "\n\n" + notebook.cells[0].source
@@ -118,7 +119,7 @@ def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
 
 def converter(glue: dict | None = None) -> colab.Converter:
     bibliography = parse_file(ROOT / "references.bib")
-    return colab.Converter(colab.Book.read(), bibliography, glue or {}, colab.config())
+    return colab.Converter(colab.Book.read(), bibliography, glue or {}, book.config())
 
 
 def test_glue_uses_stored_values_else_a_placeholder():
@@ -241,8 +242,8 @@ def test_colab_url_is_the_launch_buttons_address():
         "launch_buttons": {"colab_url": "https://colab.example/"},
     }
     url = "https://colab.example/github/o/r/blob/colab/chapters/02_elbo.ipynb"
-    assert colab.colab_url("02_elbo", conf) == url
+    assert book.colab_url("02_elbo", conf) == url
     conf["repository"]["path_to_book"] = "book/"
-    assert colab.colab_url("x", conf).endswith("/blob/colab/book/chapters/x.ipynb")
+    assert book.colab_url("x", conf).endswith("/blob/colab/book/chapters/x.ipynb")
     with pytest.raises(ValueError, match="GitHub"):
-        colab.colab_url("x", {"repository": {"url": "https://gitlab.com/o/r"}})
+        book.colab_url("x", {"repository": {"url": "https://gitlab.com/o/r"}})

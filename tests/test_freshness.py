@@ -1,13 +1,13 @@
 """Stored outputs are a full-mode execution of the notebook's current code.
 
-A chapter's outputs are committed with a record (``tools/records.py``) written by
+A chapter's outputs are committed with a record (``tools/book.py``) written by
 ``make execute``. A code edit makes them stale and fails here, naming the chapter and
 the command that re-executes it; a prose edit changes nothing. Every chapter must
 have one: a chapter without stored outputs fails too.
 
 While a round of code changes is in flight, a stale chapter may land only if it is
 listed in ``PENDING_REEXECUTION`` (the one list of them); its page then says, under
-its title, that the code changed after its outputs were computed (``_ext/provenance.py``
+its title, that the code changed after its outputs were computed (``_ext/vaebook.py``
 writes that from the same hashes). The list is empty when the round ends: a listed
 chapter that is fresh again fails until it is removed.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-import records as provenance
+import book
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = book.chapters()
 
 
 # Chapters whose code changed after their stored execution, each with the reason.
@@ -37,13 +37,22 @@ def command(path: Path) -> str:
     return f"make execute CHAPTERS={path.name[:2]}"
 
 
+def has_outputs(notebook: dict) -> bool:
+    """True if any code cell holds an output or an execution count."""
+    return any(
+        cell.get("outputs") or cell.get("execution_count") is not None
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
-    notebook = provenance.read_notebook(path)
-    state = provenance.status(notebook)
+    notebook = book.read_notebook(path)
+    state = book.status(notebook)
     name = f"chapters/{path.name}"
     if state == "missing":
-        assert not provenance.has_outputs(notebook), (
+        assert not has_outputs(notebook), (
             f"{name} holds outputs but no execution record: clear its outputs, or run "
             f"`{command(path)}` (outputs only come from make execute)"
         )
@@ -52,7 +61,7 @@ def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
         f"{name} stores quick-mode outputs, which must never be committed: "
         f"run `{command(path)}` (full mode)"
     )
-    record = provenance.record_of(notebook)
+    record = book.record_of(notebook)
     if path.name[:2] in PENDING_REEXECUTION:
         assert state == "stale", (
             f"{name} is fresh again: remove it from PENDING_REEXECUTION in {__file__}"
@@ -71,12 +80,45 @@ def test_a_code_edit_makes_a_chapter_stale_and_a_prose_edit_does_not() -> None:
     notebook = {"cells": [prose, code], "metadata": {}}
     notebook["metadata"]["vaebook"] = {
         "mode": "full",
-        "code_hash": provenance.code_hash(notebook),
+        "code_hash": book.code_hash(notebook),
     }
     prose["source"] = "Other text."
-    assert provenance.status(notebook) == "fresh"
+    assert book.status(notebook) == "fresh"
     code["source"] = "x = 2"
-    assert provenance.status(notebook) == "stale"
+    assert book.status(notebook) == "stale"
+    del notebook["metadata"]["vaebook"]
+    assert book.status(notebook) == "missing"
+    notebook["metadata"]["vaebook"] = {"mode": "quick", "code_hash": "x"}
+    assert book.status(notebook) == "short-run"
+
+
+def test_a_helpers_edit_changes_the_helpers_hash(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1")
+    before = book.helpers_hash(tmp_path)
+    (tmp_path / "a.py").write_text("x = 2")
+    assert book.helpers_hash(tmp_path) != before
+
+
+def test_the_cost_of_a_record_in_words() -> None:
+    cpu = {"seconds": 754.0, "device": "Intel Xeon", "cpu_threads": 2}
+    record = {
+        "costs": {"cpu": cpu | {"cache": "cold", "speed_index": {"seconds": 1.9}}}
+    }
+    assert book.cost_sentence(record) == (
+        "about 13 minutes from an empty cache on a 2-core CPU (Intel Xeon, speed index "
+        "1.9 s); on a GPU: not measured"
+    )
+    record = {
+        "costs": {
+            "cpu": cpu | {"seconds": 40},
+            "cuda": {"seconds": 20, "device": "H100"},
+        }
+    }
+    assert book.cost_sentence(record) == (
+        "about a minute with a warm cache on a 2-core CPU (Intel Xeon); under a minute "
+        "on a GPU (H100)"
+    )
+    assert book.cost_sentence(None).startswith("not measured yet")
 
 
 def test_stored_outputs_stay_small() -> None:
@@ -90,12 +132,8 @@ def test_stored_outputs_stay_small() -> None:
 
 def cpu_minutes(notebook: dict) -> float | None:
     """A chapter's stored minutes on a 2-core CPU, or None where none is recorded."""
-    record = provenance.record_of(notebook)
-    if record is None:
-        return None
-    cpu = record.get("costs", {}).get("cpu")
-    if cpu is None and record.get("device_type", "cpu") == "cpu":
-        cpu = record
+    record = book.record_of(notebook)
+    cpu = book.cpu_cost(record) if record else None
     if cpu is None or cpu.get("cpu_threads", 2) > 2:
         return None
     return float(cpu["seconds"]) / 60
@@ -109,7 +147,7 @@ OVER_BUDGET: dict[str, str] = {}
 
 def test_stored_executions_fit_the_cpu_budget() -> None:
     """Each chapter in at most 90 minutes on 2 cores, the book in at most 8 hours."""
-    recorded = {p.name[:2]: cpu_minutes(provenance.read_notebook(p)) for p in NOTEBOOKS}
+    recorded = {p.name[:2]: cpu_minutes(book.read_notebook(p)) for p in NOTEBOOKS}
     measured = {name: m for name, m in recorded.items() if m is not None}
     over = {name: round(m, 1) for name, m in measured.items() if m > 90}
     assert set(over) == set(OVER_BUDGET), (
@@ -135,7 +173,7 @@ def test_a_stored_execution_started_from_an_empty_cache(path: Path) -> None:
     """A chapter's stated cost is what running it alone costs: a cold record."""
     if path.name[:2] in PENDING_REEXECUTION:
         pytest.skip("pending re-execution: its new record will say")
-    record = provenance.record_of(provenance.read_notebook(path))
+    record = book.record_of(book.read_notebook(path))
     assert record is not None and record.get("cache") == "cold", (
         f"chapters/{path.name} was executed with a warm cache (or before records said "
         f"so): run `{command(path)}`, which starts from an empty one"

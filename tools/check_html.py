@@ -1,21 +1,9 @@
-"""Open every page of the built book in headless Chromium; fail on what looks broken.
-
-    python tools/check_html.py HTML_ROOT [--config _config.yml] [--screenshots DIR]
-        [--no-links]
-
-The book is served on 127.0.0.1 and each page opened through Playwright in Chromium
-(``$CHROMIUM``) at 1280 x 900; a page fails on raw TeX or a TeX error, MathJax from
-anywhere but the book's ``_static``, an image that did not load, a JavaScript error, a
-code block, text output or table wider than its column (folded cells unfolded), or (a
-chapter) a missing Colab or ``.ipynb`` button. Meanwhile LinkChecker, with AnchorCheck,
-checks every same-site link, image, script and stylesheet and every ``#fragment``
-(``linkcheckerrc``: no external link is fetched). A screenshot of each whole page goes
-to DIR (default ``_build/screenshots``).
-"""
-
-from __future__ import annotations
+"""Open every page of the built book in headless Chromium; fail on what looks broken
+(``page_problems``, ``chapter_buttons``), and on a broken link or ``#anchor``
+(LinkChecker, alongside; ``linkcheckerrc``: no external link is fetched)."""
 
 import argparse
+import contextlib
 import csv
 import functools
 import http.server
@@ -30,20 +18,20 @@ from pathlib import Path
 from subprocess import PIPE, Popen
 from urllib.parse import urlsplit
 
-import yaml
 from playwright.sync_api import BrowserContext, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from colab import colab_url
+from book import ROOT, colab_url, config
 
 SKIPPED_DIRS = ("_static", "_sources", "_images")
-VIEWPORT = {"width": 1280, "height": 900}
+SCREEN = {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1}
 PAGE_TIMEOUT_MS = 60_000  # for a page to load, and for any one browser call
 MATHJAX_START_MS = 15_000  # for MathJax, when a page loads it, to start up
 IMAGES_MS = 10_000  # for the images to finish loading (or failing)
 REFRESH = re.compile(r"<meta[^>]+http-equiv=.refresh[^>]+url=([^'\" >]+)", re.I)
 LINKCHECKER_RC = Path(__file__).with_name("linkcheckerrc")
+LINKCHECK = ["-m", "linkcheck", "-o", "csv/utf-8", "--no-status", "--no-robots", "-f"]
 NOTED = {"formula": "scrolls sideways", "printed text": "wraps"}  # not failures
 
 MATHJAX_JS = "() => [...document.scripts].some((s) => /mathjax/i.test(s.src))"
@@ -107,32 +95,25 @@ OVERFLOW_JS = r"""() => {
 
 
 def book_pages(root: Path) -> list[str]:
-    """Every .html under ``root`` but the asset folders', as posix paths."""
+    """Every .html under ``root`` but the asset folders'."""
     pages = (path.relative_to(root).as_posix() for path in root.rglob("*.html"))
     return sorted(p for p in pages if p.split("/", 1)[0] not in SKIPPED_DIRS)
 
 
-def screenshot_name(page: str) -> str:
-    """A page's screenshot: ``chapters/02_elbo.html`` -> ``chapters__02_elbo.png``."""
-    return page.removesuffix(".html").replace("/", "__") + ".png"
-
-
 def chapter_buttons(page: str, links: list[str], origin: str, conf: dict) -> list[str]:
     """A chapter's missing buttons: Colab for its own notebook, its .ipynb download."""
-    problems = []
     colab = colab_url(Path(page).stem, conf)
-    if colab not in links:
-        found = [link for link in links if "colab.research.google.com" in link]
-        problems.append(f"no 'open in Colab' link to {colab} (found {found or 'none'})")
+    found = [link for link in links if "colab.research.google.com" in link] or "none"
     notebook = f"{origin}/_sources/{page.removesuffix('.html')}.ipynb"
-    if notebook not in links:
-        problems.append(f"no download link to {notebook}")
-    return problems
+    problems = {
+        f"no 'open in Colab' link to {colab} (found {found})": colab not in links,
+        f"no download link to {notebook}": notebook not in links,
+    }
+    return [problem for problem, missing in problems.items() if missing]
 
 
 def javascript_error(kind: str, text: str, url: str = "") -> str | None:
-    """What a page logged, if an error: an exception, a console error or failed load
-    (but the browser's own request for ``/favicon.ico``, which the book never makes)."""
+    """An exception, console error or failed load; not the browser's own favicon.ico."""
     if kind == "exception":
         return f"exception: {text.splitlines()[0]}"
     if kind == "error" and urlsplit(url).path != "/favicon.ico":
@@ -179,17 +160,9 @@ def link_problems(report: str, origin: str, error: str = "") -> dict[str, list[s
     return problems
 
 
-def start_linkchecker(origin: str, pages: list[str]) -> Popen:
-    """LinkChecker on every page of the served book, in the background."""
-    urls = [f"{origin}/{page}" for page in pages]
-    command = [sys.executable, "-m", "linkcheck", "-f", str(LINKCHECKER_RC)]
-    command += ["-o", "csv/utf-8", "--no-status", "--no-robots", *urls]
-    return Popen(command, stdout=PIPE, stderr=PIPE, text=True)
-
-
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+    def log_message(self, *args: object) -> None:
+        pass  # no line per request
 
     def end_headers(self) -> None:
         self.send_header("LinkChecker", "local")  # then LinkChecker does not throttle
@@ -197,16 +170,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, *args: object) -> None:
         pass  # a client hung up mid-file (Chromium, LinkChecker): not the book's fault
-
-
-def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve ``root`` on a free port of 127.0.0.1 in a thread; return it and its URL."""
-    handler = functools.partial(_Handler, directory=str(root))
-    server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
@@ -230,10 +195,8 @@ def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
             except PlaywrightTimeout:
                 mathjax = "never started"
         page.evaluate("() => { for (const i of document.images) i.loading = 'eager' }")
-        try:
+        with contextlib.suppress(PlaywrightTimeout):  # those still loading are reported
             page.wait_for_function(IMAGES_DONE_JS, timeout=IMAGES_MS)
-        except PlaywrightTimeout:
-            pass  # the images still loading are reported
         report = page.evaluate(PAGE_REPORT_JS)
         page.screenshot(path=shots / shot, full_page=True)
         report.update(mathjax=mathjax, overflow=page.evaluate(OVERFLOW_JS))
@@ -242,15 +205,14 @@ def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
     return {**report, "errors": [error for error in errors if error]}
 
 
-def check_page(
-    name: str, root: Path, origin: str, conf: dict, browser: Callable[[str, str], dict]
-) -> tuple[list[str], list[str], str]:
-    """One page's problems, notes and a summary; ``browser(url, screenshot)``."""
+def check_page(name: str, root: Path, origin: str, conf: dict, browser: Callable):
+    """One page's problems, notes and summary; ``browser(url, screenshot)``: report."""
     stub = REFRESH.search((root / name).read_text(errors="replace")[:2000])
     if stub:  # a redirect (Sphinx's index.html): LinkChecker checks its target
         return [], [], f"redirect -> {stub.group(1)}"
     try:
-        report = browser(f"{origin}/{name}", screenshot_name(name))
+        shot = name.removesuffix(".html").replace("/", "__") + ".png"  # no folders
+        report = browser(f"{origin}/{name}", shot)
     except PlaywrightError as err:
         return [f"browser: {str(err).strip().splitlines()[0]}"], [], "not checked"
     problems, notes = page_problems(report, origin)
@@ -264,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     """Check every page; print a line per page and a verdict; 1 when any page fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="the built HTML")
-    parser.add_argument("--config", type=Path, default=Path("_config.yml"))
+    parser.add_argument("--config", type=Path, default=ROOT / "_config.yml")
     parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
     parser.add_argument("--no-links", action="store_true", help="skip LinkChecker")
     args = parser.parse_args(argv)
-    root, conf = args.root.resolve(), yaml.safe_load(args.config.read_text())
+    root, conf = args.root.resolve(), config(args.config)
     chromium = shutil.which(os.environ.get("CHROMIUM") or "chromium")
     if not (root / "index.html").is_file() or chromium is None:
         raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")
@@ -277,13 +239,16 @@ def main(argv: list[str] | None = None) -> int:
     for old in args.screenshots.glob("*.png"):
         old.unlink()
     failures: dict[str, list[str]] = {}
-    server, origin = serve(root)
-    links = None if args.no_links else start_linkchecker(origin, pages)
+    server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=root))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    urls = [f"{origin}/{page}" for page in pages]
+    cmd = [sys.executable, *LINKCHECK, str(LINKCHECKER_RC), *urls]
+    links = None if args.no_links else Popen(cmd, stdout=PIPE, stderr=PIPE, text=True)
     try:
         with sync_playwright() as playwright:
-            context = playwright.chromium.launch(executable_path=chromium).new_context(
-                viewport=VIEWPORT, device_scale_factor=1
-            )
+            chrome = playwright.chromium.launch(executable_path=chromium)
+            context = chrome.new_context(**SCREEN)
             context.set_default_timeout(PAGE_TIMEOUT_MS)
             browser = functools.partial(browse, context, args.screenshots)
             for name in pages:

@@ -1,15 +1,9 @@
-"""Colab copies of the chapters: the notebooks with their MyST turned into Markdown.
+"""Colab copies of the chapters: their MyST (which Colab shows raw) made Markdown.
 
-Colab shows MyST raw. ``make colab`` writes to ``_build/colab/`` a copy of each
-chapter whose cells myst-parser's own parser tokenizes (as ``_config.yml`` sets it)
-and whose MyST is replaced in place, the rest staying as written; its setup cell
-installs the helpers at the commit the copy was made from.
-
-    python tools/colab.py [--out _build/colab] [--commit SHA]
-    python tools/colab.py badges   # (re)write the badge under every chapter's title
+myst-parser's own parser, set as in ``_config.yml``, finds the MyST, replaced in place.
+``python tools/colab.py [--out DIR]`` writes the copies (default ``_build/colab``);
+``python tools/colab.py badges`` (re)writes the badge under each chapter's title.
 """
-
-from __future__ import annotations
 
 import argparse
 import functools
@@ -22,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
 from docutils.parsers.rst.directives.body import Container
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -37,10 +30,8 @@ from pybtex.database import BibliographyData, parse_file
 from pybtex.plugin import find_plugin
 from sphinx.util.nodes import split_explicit_title
 
-import records
+from book import COLAB, ROOT, chapters, colab_url, config, cost_sentence, record_of
 
-ROOT = Path(__file__).resolve().parents[1]
-COLAB = "https://colab.research.google.com"
 PLACEHOLDER = "(computed when you run the notebook)"
 BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
 LOCAL_BADGE = "../_static/open-in-colab.svg"  # the HTML book loads nothing remote
@@ -53,39 +44,17 @@ COST = (  # a cell under the title: what running the chapter costs, and the swit
 TEX_COMMAND = re.compile(r"\\(?:[A-Za-z]+|.)")  # TeX's control words and symbols
 
 
-def config() -> dict:
-    """The book's ``_config.yml``."""
-    return yaml.safe_load((ROOT / "_config.yml").read_text())
-
-
-def colab_url(name: str, conf: dict | None = None) -> str:
-    """Chapter ``name``'s Colab address, as jupyter-book's launch buttons make it."""
-    conf = config() if conf is None else conf
-    repository, url = conf["repository"], conf["repository"]["url"].rstrip("/")
-    if not url.startswith("https://github.com/"):
-        raise ValueError(f"repository.url must be a GitHub URL, not {url!r}")
-    base = conf.get("launch_buttons", {}).get("colab_url", COLAB).rstrip("/")
-    repo = url.removeprefix("https://github.com/").removesuffix(".git")
-    branch = repository.get("branch", "main")
-    path = f"{repository.get('path_to_book', '').strip('/')}/chapters".lstrip("/")
-    return f"{base}/github/{repo}/blob/{branch}/{path}/{name}.ipynb"
-
-
-def badge(name: str, image: str = LOCAL_BADGE, conf: dict | None = None) -> str:
+def badge(name: str, image: str = LOCAL_BADGE) -> str:
     """The "Open in Colab" badge of chapter ``name``, in Markdown."""
-    return f"[![Open in Colab]({image})]({colab_url(name, conf)})"
+    return f"[![Open in Colab]({image})]({colab_url(name)})"
 
 
-def with_span(rule: Callable) -> Callable:
-    """An inline rule whose tokens record where they lie in the inline text."""
-
-    def spanned(state, silent: bool) -> bool:
-        start, found = state.pos, rule(state, silent)
-        if found and not silent:
-            state.tokens[-1].meta["span"] = (start, state.pos)
-        return found
-
-    return spanned
+def spanned(rule: Callable, state, silent: bool) -> bool:
+    """Run an inline rule; its token records where it lies in the inline text."""
+    start, found = state.pos, rule(state, silent)
+    if found and not silent:
+        state.tokens[-1].meta["span"] = range(start, state.pos)
+    return found
 
 
 @functools.cache
@@ -96,7 +65,8 @@ def parser() -> MarkdownIt:
     md = create_md_parser(MdParserConfig(**myst), RendererHTML)
     rules = md.inline.ruler  # markdown-it keeps no source positions of inline tokens
     for name in ("myst_role", "math_inline"):
-        rules.at(name, with_span(rules.__rules__[rules.__find__(name)].fn))
+        rule = rules.__rules__[rules.__find__(name)].fn
+        rules.at(name, functools.partial(spanned, rule))
     return md
 
 
@@ -106,10 +76,8 @@ def directive(token: Token) -> tuple[str, str, dict, str] | None:
         return None
     name, _, line = token.info.strip()[1:].partition("}")
     # Read as docutils' container reads: an argument line, options (as YAML), content.
-    parsed = parse_directive_text(
-        Container, line.strip(), token.content, validate_options=False
-    )
-    return name, " ".join(parsed.arguments), parsed.options, "\n".join(parsed.body)
+    found = parse_directive_text(Container, line, token.content, validate_options=False)
+    return name, " ".join(found.arguments), found.options, "\n".join(found.body)
 
 
 def walk(text: str) -> Iterator[Token]:
@@ -129,10 +97,10 @@ class Book:
     equations: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, root: Path = ROOT) -> Book:
+    def read(cls, root: Path = ROOT) -> "Book":
         """Chapters in the order of ``_toc.yml``; numbering as jupyter-book's."""
         book, count = cls(), 0
-        for part in yaml.safe_load((root / "_toc.yml").read_text())["parts"]:
+        for part in config(root / "_toc.yml")["parts"]:
             for chapter in part["chapters"]:
                 path = root / f"{chapter['file']}.ipynb"
                 if path.exists():
@@ -146,10 +114,8 @@ class Book:
         tokens = [t for c in cells if c.cell_type == "markdown" for t in walk(c.source)]
         self.numbers[path.stem] = number
         pairs = itertools.pairwise(tokens)
-        heads = [
-            b.content for a, b in pairs if a.type == "heading_open" and a.tag == "h1"
-        ]
-        self.titles[path.stem] = heads[0] if heads else path.stem
+        h1 = (b.content for a, b in pairs if a.type == "heading_open" and a.tag == "h1")
+        self.titles[path.stem] = next(h1, path.stem)
         labels = [  # in the order of the page: $$ (label) and {math} with :label:
             t.info if t.type == "math_block_label" else directive(t)[2].get("label")
             for t in tokens
@@ -160,10 +126,8 @@ class Book:
 
 
 def stored_glue(notebook: nbformat.NotebookNode) -> dict[str, dict]:
-    """``{name: mime bundle}`` of the values glued in the stored outputs.
-
-    As in the HTML book, myst-nb takes the hidden (``display=False``) ones out.
-    """
+    """``{name: mime bundle}`` of the values glued in the stored outputs; as in the
+    HTML book, the hidden ones (``display=False``) are taken out of the outputs."""
     cells = [c for c in notebook.cells if c.cell_type == "code"]
     return {k: o["data"] for c in cells for k, o in extract_glue_data_cell(c)}
 
@@ -178,9 +142,7 @@ def chapter_glue(name: str) -> dict[str, dict]:
 def glue_block(bundle: dict | None, name: str) -> str:
     """A glued object (a table, a figure) as Markdown or HTML, or a placeholder."""
     if bundle is None:
-        return (
-            f"*A table or figure {PLACEHOLDER}: the cell that glues `{name}` shows it.*"
-        )
+        return f"*A table or figure {PLACEHOLDER}: see the cell that glues `{name}`.*"
     for mime in ("text/markdown", "text/html", "text/latex", "image/png", "image/jpeg"):
         data = "".join(bundle.get(mime, ""))
         if data and mime.startswith("image/"):
@@ -189,12 +151,6 @@ def glue_block(bundle: dict | None, name: str) -> str:
         if data:
             return data
     return "```\n" + "".join(bundle.get("text/plain", "")) + "\n```"
-
-
-def locate(content: str, line_starts: list[int], offset: int) -> int:
-    """Where ``offset`` of an inline token's text lies in the source."""
-    row = content.count("\n", 0, offset)
-    return line_starts[row] + offset - content.rfind("\n", 0, offset) - 1
 
 
 @dataclass
@@ -211,27 +167,26 @@ class Converter:
         """``text`` with its MyST replaced by Markdown, the rest as written."""
         lines = text.split("\n")
         starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-        edits, cursor = [], 0
+        edits, at = [], 0
         for token in parser().parse(text):
             if token.type == "inline":
                 # Its text is its source lines less their block prefixes (indentation,
                 # "> ", list markers): find each line, in order, in the source.
-                at, cursor = [], max(cursor, starts[token.map[0]] if token.map else 0)
-                for line in token.content.split("\n"):
-                    at.append(cursor := text.index(line, cursor))
-                    cursor += len(line)
+                where, at = [], max(at, starts[token.map[0]] if token.map else 0)
+                for line in token.content.split("\n"):  # each character's offset
+                    at = text.index(line, at)
+                    where += range(at, at + len(line) + 1)
+                    at += len(line)
                 for child in (c for c in token.children if "span" in c.meta):
-                    start, end = (
-                        locate(token.content, at, i) for i in child.meta["span"]
-                    )
+                    span = child.meta["span"]  # where it lies in the inline text
+                    start, end = where[span[0]], where[span[-1]] + 1
                     edits.append((start, end, self.inline(child, text[start:end])))
             elif token.map:
                 # amsmath's map ends on its last line, the others' after it
                 first, last = token.map[0], token.map[1] + (token.type == "amsmath")
                 new = self.block(token, "\n".join(lines[first:last]))
                 if new is not None:
-                    line = lines[first]
-                    indent = line[: len(line) - len(line.lstrip())]
+                    indent = re.match(r"\s*", lines[first])[0]
                     end = starts[last] - bool(new)  # a deleted block takes its newline
                     edits.append((starts[first], end, textwrap.indent(new, indent)))
         for start, end, new in sorted(edits, reverse=True):
@@ -319,70 +274,55 @@ class Converter:
         return "## References\n\n" + "\n".join(f"- {item}" for item in items)
 
 
-def colab_notebook(
-    path: Path, book: Book, bib: BibliographyData, commit: str, conf: dict
-) -> nbformat.NotebookNode:
-    """The Colab copy of one chapter."""
-    notebook = nbformat.read(path, as_version=4)
-    converter = Converter(book, bib, stored_glue(notebook), conf)
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    release = "@v" + re.search(r'^version = "(.+)"$', pyproject, re.M)[1] + '"'
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            cell.source = converter.markdown(cell.source)
-        elif cell.cell_type == "code":
-            cell.source = cell.source.replace(release, f'@{commit}"')
-    if converter.cited:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(converter.references()))
-    cost = records.cost_sentence(records.record_of(notebook))
-    note = COST.format(cost=cost[0].upper() + cost[1:])
-    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(note))
-    notebook.metadata.setdefault("colab", {})["provenance"] = []
-    notebook.metadata.setdefault("accelerator", "GPU")
-    return notebook
-
-
 def write_copies(out: Path, commit: str) -> list[Path]:
-    """Write every chapter's Colab copy under ``out``."""
+    """Write every chapter's Colab copy under ``out``; return their paths."""
     conf, book, bib = config(), Book.read(), parse_file(ROOT / "references.bib")
     folder = out / conf["repository"].get("path_to_book", "").strip("/") / "chapters"
     folder.mkdir(parents=True, exist_ok=True)  # where colab_url points
-    written = []
-    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
-        written.append(folder / path.name)
-        nbformat.write(colab_notebook(path, book, bib, commit, conf), written[-1])
-    (out / "README.md").write_text(
-        "# Colab copies of the book's chapters\n\n"
-        f"Made by `make colab` from commit {commit} of {conf['repository']['url']}:"
-        " edit the notebooks there, not here.\n"
-    )
-    return written
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    release = "@v" + re.search(r'^version = "(.+)"$', pyproject, re.M)[1] + '"'
+    for path in chapters():
+        notebook = nbformat.read(path, as_version=4)
+        converter = Converter(book, bib, stored_glue(notebook), conf)
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                cell.source = converter.markdown(cell.source)
+            elif cell.cell_type == "code":  # the setup cell: the helpers at this commit
+                cell.source = cell.source.replace(release, f'@{commit}"')
+        if converter.cited:
+            notebook.cells.append(nbformat.v4.new_markdown_cell(converter.references()))
+        cost = cost_sentence(record_of(notebook))
+        note = COST.format(cost=cost[0].upper() + cost[1:])
+        notebook.cells.insert(1, nbformat.v4.new_markdown_cell(note))
+        notebook.metadata.setdefault("colab", {})["provenance"] = []
+        notebook.metadata.setdefault("accelerator", "GPU")
+        nbformat.write(notebook, folder / path.name)
+    source = f"{conf['repository']['url']} at {commit}"
+    (out / "README.md").write_text(f"Made by `make colab` from {source}: edit there.\n")
+    return [folder / path.name for path in chapters()]
 
 
 def write_badges() -> None:
     """Put (or refresh) the badge under every chapter's title."""
-    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+    for path in chapters():
         notebook = nbformat.read(path, as_version=4)
         first = next(c for c in notebook.cells if c.cell_type == "markdown")
-        lines = [ln for ln in first.source.split("\n") if "[![Open in Colab]" not in ln]
-        if lines[0].startswith("# ") and lines[1:2] == [""] and lines[2:3] == [""]:
-            del lines[1]  # a badge was there
-        first.source = "\n".join([lines[0], "", badge(path.stem), *lines[1:]])
+        title, *rest = first.source.split("\n")
+        if "[![Open in Colab]" in "".join(rest[1:2]):  # "# Title", "", badge, ...
+            rest = rest[2:]
+        first.source = "\n".join([title, "", badge(path.stem), *rest])
         nbformat.write(notebook, path)
 
 
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument(
-        "command", nargs="?", default="copies", choices=["copies", "badges"]
-    )
+    cli.add_argument("command", nargs="?", choices=["badges"], help="else: the copies")
     cli.add_argument("--out", type=Path, default=ROOT / "_build" / "colab")
-    cli.add_argument("--commit", help="default: git rev-parse HEAD")
     args = cli.parse_args()
     if args.command == "badges":
         return write_badges()
     head = ["git", "rev-parse", "HEAD"]
-    commit = args.commit or subprocess.check_output(head, cwd=ROOT, text=True).strip()
+    commit = subprocess.check_output(head, cwd=ROOT, text=True).strip()
     print(f"colab: {len(write_copies(args.out, commit))} Colab copies in {args.out}")
 
 

@@ -1,18 +1,10 @@
 """Run chapters as Colab would: a bare environment, the setup cell's own installs.
 
-Run it with a virtual environment's Python holding only what Colab ships and the book
-uses (``make colab-check`` makes it), no build tools, zuko or helpers. A first cell
-fakes Colab; the setup cell installs zuko and a wheel of this checkout's helpers
-(its ``BOOK`` line rewritten to point at the wheel). The full schedule must be
-refused on this CPU; then
-chapter 1 runs with ``SHORT_RUN = True`` in that "runtime", chapter 4 in a fresh one.
-
-    python tools/colab_check.py [01 04]   # the chapters (these by default)
+``make colab-check`` runs it in a virtual environment of what Colab ships that the book
+uses: the full schedule must be refused on its CPU, then chapter 1 runs with
+``SHORT_RUN = True`` and chapter 4 in a fresh "runtime" (or the chapters named).
 """
 
-from __future__ import annotations
-
-import functools
 import importlib.util
 import os
 import shutil
@@ -28,17 +20,13 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "_build" / "colab-check"
 PIP = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-FAKE_COLAB = (
-    "# colab-check: as on Colab, google.colab is imported before the first cell\n"
-    "import sys, types\n"
-    'sys.modules["google.colab"] = types.ModuleType("google.colab")'
-)
-WHERE_HELPERS = (
-    "# colab-check: the helpers came from the setup cell's install, not the checkout\n"
-    "import helpers\n"
-    'assert "site-packages" in helpers.__file__, helpers.__file__\n'
-    'assert run.short, "SHORT_RUN = True did not pick a short run"'
-)
+FAKE_COLAB = """# colab-check: as on Colab, google.colab is imported first
+import sys, types
+sys.modules["google.colab"] = types.ModuleType("google.colab")"""
+WHERE_HELPERS = """# colab-check: the helpers came from the setup cell's install
+import helpers
+assert "site-packages" in helpers.__file__, helpers.__file__
+assert run.short, 'SHORT_RUN = True did not pick a short run'"""
 SWITCH = "SHORT_RUN = False"
 KERNEL = {"cwd": str(WORK), "kernel_name": "python3"}  # this Python's own kernel
 
@@ -52,13 +40,9 @@ def fresh_runtime() -> None:
         raise SystemExit(f"colab-check: not a Colab-like environment, found {found}")
 
 
-@functools.cache
 def helpers_wheel() -> Path:
-    """A wheel of this checkout's helpers, built in isolation as pip on Colab does.
-
-    (Not with this environment's setuptools: a fresh one's may be older than
-    pyproject.toml asks for.)
-    """
+    """A wheel of this checkout's helpers, built in isolation as pip on Colab does
+    (this environment's setuptools may be older than pyproject.toml asks for)."""
     source = WORK / "source"  # a copy, so that the build leaves the checkout clean
     shutil.copytree(ROOT / "helpers", source / "helpers")
     shutil.copy(ROOT / "pyproject.toml", source)
@@ -67,14 +51,15 @@ def helpers_wheel() -> Path:
     return next((WORK / "dist").glob("*.whl"))
 
 
-def colab_run(path: Path, short_run: bool) -> nbformat.NotebookNode:
-    """The notebook behind a fake-Colab cell, its switch set as a reader would."""
+def colab_run(path: Path, short_run: bool, wheel: Path) -> nbformat.NotebookNode:
+    """The notebook behind a fake-Colab cell, its switch set as a reader would, its
+    setup cell installing the helpers from ``wheel``."""
     notebook = nbformat.read(path, as_version=4)
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
     if SWITCH not in setup.source:
         raise SystemExit(f"colab-check: {path.name}'s setup cell has no {SWITCH}")
     book = next(line for line in setup.source.splitlines() if line.startswith("BOOK"))
-    setup.source = setup.source.replace(book, f'BOOK = "{helpers_wheel()}"')
+    setup.source = setup.source.replace(book, f'BOOK = "{wheel}"')
     if short_run:
         setup.source = setup.source.replace(SWITCH, "SHORT_RUN = True", 1)
         notebook.cells.append(nbformat.v4.new_code_cell(WHERE_HELPERS))
@@ -84,17 +69,6 @@ def colab_run(path: Path, short_run: bool) -> nbformat.NotebookNode:
     return notebook
 
 
-def check_refusal(path: Path) -> None:
-    """The full schedule on a CPU runtime stops in the setup cell with directions."""
-    try:
-        nbclient.execute(colab_run(path, short_run=False), timeout=300, **KERNEL)
-    except CellExecutionError as error:
-        if "Runtime → Change runtime type" in str(error):
-            return
-        raise
-    raise SystemExit("colab-check: the full schedule started on a CPU runtime")
-
-
 def main() -> None:
     chapters = sys.argv[1:] or ["01", "04"]
     fresh_runtime()
@@ -102,11 +76,17 @@ def main() -> None:
     WORK.mkdir(parents=True)
     os.environ.pop("VAEBOOK_QUICK", None)  # the notebook's SHORT_RUN line decides
     paths = [next((ROOT / "chapters").glob(f"{c}_*.ipynb")) for c in chapters]
-    check_refusal(paths[0])
+    wheel = helpers_wheel()
+    try:  # the full schedule on a CPU runtime stops in the setup cell, with directions
+        nbclient.execute(colab_run(paths[0], False, wheel), timeout=300, **KERNEL)
+        raise SystemExit("colab-check: the full schedule started on a CPU runtime")
+    except CellExecutionError as error:
+        if "Runtime → Change runtime type" not in str(error):
+            raise
     for index, path in enumerate(paths):
         if index > 0:  # the first runs where it was refused, as a reader's would
             fresh_runtime()
-        start, notebook = time.perf_counter(), colab_run(path, short_run=True)
+        start, notebook = time.perf_counter(), colab_run(path, True, wheel)
         try:
             nbclient.execute(notebook, timeout=900, **KERNEL)
         finally:  # kept for reading when a cell fails

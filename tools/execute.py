@@ -1,27 +1,13 @@
 """Execute chapters and store their outputs, with a record of where and when they ran.
 
-    python tools/execute.py             # every chapter whose outputs are missing/stale
-    python tools/execute.py 04 05       # these chapters, if missing or stale
-    python tools/execute.py --force 04  # this chapter, even if fresh
-    python tools/execute.py --quick --output-dir _build/quick/chapters  # short runs
-    python tools/execute.py --list      # each chapter's status (`make stale`)
-    python tools/execute.py --check     # fail unless every chapter is fresh
-
-A full run writes back into ``chapters/*.ipynb`` (``make execute``), from an empty
-checkpoint cache (``--warm`` reuses ``_cache/``); a short run never does: it needs
-``--output-dir``. Each notebook is written as soon as it has run, so an interrupted
-run loses only the chapter in progress. Stored outputs carry no stderr (progress
-bars, warnings) and no widgets; the record (``tools/records.py``) goes to the
-notebook's metadata.
+A full run writes into ``chapters/`` (``make execute``), from an empty checkpoint cache
+unless ``--warm``; a short run (``--quick``) only into ``--output-dir``.
 """
-
-from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -31,35 +17,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 
-import records
-
-CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def select(names: list[str]) -> list[Path]:
-    """The chapters named by number prefix (``04``) or stem; all of them if none."""
-    notebooks = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
-    wanted = set(names)
-    chosen = [p for p in notebooks if not names or {p.name[:2], p.stem} & wanted]
-    if names and len(chosen) < len(set(names)):
-        raise SystemExit(f"execute: not every one of {names} names a chapter")
-    return chosen
-
-
-def clean_outputs(notebook: nbformat.NotebookNode) -> None:
-    """Drop what is not stored: stderr (progress bars, warnings) and widgets."""
-    for cell in (c for c in notebook.cells if c.cell_type == "code"):
-        kept = []
-        for out in cell.outputs:
-            if out.output_type == "stream" and out.name == "stderr":
-                continue
-            out.get("data", {}).pop(WIDGET_MIME, None)
-            if "data" not in out or out.data:
-                kept.append(out)
-        cell.outputs = kept
-        cell.metadata.pop("execution", None)
-    notebook.metadata.pop("widgets", None)
+import book
 
 
 def machine() -> dict[str, Any]:
@@ -78,25 +36,17 @@ def machine() -> dict[str, Any]:
 
 
 def speed_index(repeats: int = 3) -> dict[str, Any]:
-    """Seconds of a fixed training workload on this machine (median of ``repeats``).
-
-    100 Adam steps of a 784-512-512-784 MLP on a batch of 256, in float32: the
-    arithmetic of the book's MNIST models, so that minutes measured on different
-    machines can be compared (divide by the index).
-    """
+    """Seconds of a fixed workload, the arithmetic of the book's MNIST models (median
+    of ``repeats``), so that minutes measured on different machines compare."""
     import torch
+    from torch import nn
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x = torch.rand(256, 784, generator=torch.Generator().manual_seed(0)).to(device)
     times = []
     for _ in range(repeats):
-        net = torch.nn.Sequential(
-            torch.nn.Linear(784, 512),
-            torch.nn.ReLU(),
-            torch.nn.Linear(512, 512),
-            torch.nn.ReLU(),
-            torch.nn.Linear(512, 784),
-        ).to(device)
+        layers = [nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU()]
+        net = nn.Sequential(*layers, nn.Linear(512, 784)).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         start = time.perf_counter()
         for _ in range(100):
@@ -110,102 +60,55 @@ def speed_index(repeats: int = 3) -> dict[str, Any]:
     return {"workload": workload, "seconds": round(sorted(times)[repeats // 2], 3)}
 
 
-def make_record(
-    notebook: nbformat.NotebookNode,
-    seconds: float,
-    quick: bool,
-    old: dict | None,
-    cache: str = "cold",
-    speed: dict | None = None,
-) -> dict[str, Any]:
-    """The ``vaebook`` record of one run (costs carried over for unchanged code)."""
-    facts, code = machine(), records.code_hash(notebook)
-    costs = dict(old.get("costs", {})) if old and old.get("code_hash") == code else {}
+def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bool):
+    """Run a notebook in ``chapters/``; write it, its record in its metadata, to
+    ``target``; return its seconds. Unless ``warm``, the checkpoint cache is a new empty
+    folder: the seconds a reader who runs this chapter alone pays."""
+    notebook = nbformat.read(path, as_version=4)
+    old, code = book.record_of(notebook), book.code_hash(notebook)
+    run: dict[str, Any] = {"cache": "warm" if warm else "cold"}
     if not quick:
-        threads = {k: v for k, v in facts.items() if k == "cpu_threads"}
-        costs[facts["device_type"]] = {
-            "seconds": round(seconds, 1),
-            "device": facts["device"],
-            "cache": cache,
-            **threads,
-            **({"speed_index": speed} if speed else {}),
-        }
-    return {
+        run["speed_index"] = speed_index()
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3")
+    client.resources = {"metadata": {"path": str(book.ROOT / "chapters")}}
+    cells = [id(c) for c in notebook.cells if c.cell_type == "code"]
+    started = time.perf_counter()
+
+    def progress(cell: Any, **_: Any) -> None:
+        at = time.perf_counter() - started
+        count = f"{cells.index(id(cell)) + 1}/{len(cells)}"
+        print(f"  {path.stem}: cell {count} at {at:7.1f} s", flush=True)
+
+    client.on_cell_executed = progress
+    with tempfile.TemporaryDirectory(prefix=f"cold-{path.name[:2]}-") as cold:
+        cache = "" if warm else cold  # "": the book's _cache/
+        os.environ.update(VAEBOOK_QUICK=str(int(quick)), VAEBOOK_CACHE=cache)
+        client.execute()
+    run["seconds"] = round(time.perf_counter() - started, 1)
+    for cell in (c for c in notebook.cells if c.cell_type == "code"):
+        # stored without stderr (progress bars, warnings) or execution times
+        cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
+        cell.metadata.pop("execution", None)
+    facts = machine()
+    same = old and old.get("code_hash") == code
+    costs = dict(old.get("costs", {})) if same else {}  # the other devices' costs
+    if not quick:
+        device = {k: facts[k] for k in ("device", "cpu_threads") if k in facts}
+        costs[facts["device_type"]] = run | device
+    notebook.metadata[book.KEY] = {
         "mode": "quick" if quick else "full",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **facts,
-        "seconds": round(seconds, 1),
+        **run,
         "code_hash": code,
-        "helpers_hash": records.helpers_hash(),
-        "cache": cache,
-        **({"speed_index": speed} if speed else {}),
+        "helpers_hash": book.helpers_hash(),
         "costs": costs,
     }
-
-
-def execute(
-    path: Path, quick: bool, target: Path, timeout: int | None, warm: bool = False
-) -> float:
-    """Run a notebook top to bottom in ``chapters/``, write it to ``target``.
-
-    Unless ``warm``, the kernel's checkpoint cache is a new empty folder, so the
-    recorded seconds are what a reader who runs this chapter alone pays. Returns the
-    wall-clock seconds the notebook took.
-    """
-    notebook = nbformat.read(path, as_version=4)
-    old = records.record_of(notebook)
-    os.environ["VAEBOOK_QUICK"] = "1" if quick else "0"
-    cache_dir = None if warm else tempfile.mkdtemp(prefix=f"cold-{path.name[:2]}-")
-    os.environ.pop("VAEBOOK_CACHE", None)
-    if cache_dir:
-        os.environ["VAEBOOK_CACHE"] = cache_dir
-    speed = None if quick else speed_index()
-    cells = [c for c in notebook.cells if c.cell_type == "code"]
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(CHAPTERS)}},
-    )
-    started = time.perf_counter()
-
-    def progress(cell: Any, cell_index: int, execute_reply: Any) -> None:
-        number = next((i for i, c in enumerate(cells, 1) if c is cell), cell_index)
-        at = time.perf_counter() - started
-        print(f"  {path.stem}: cell {number}/{len(cells)} at {at:7.1f} s", flush=True)
-
-    client.on_cell_executed = progress
-    try:
-        client.execute()
-    finally:
-        if cache_dir:
-            shutil.rmtree(cache_dir, ignore_errors=True)
-    seconds = time.perf_counter() - started
-    clean_outputs(notebook)
-    cache = "warm" if warm else "cold"
-    notebook.metadata[records.KEY] = make_record(
-        notebook, seconds, quick, old, cache, speed
-    )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".ipynb.partial")
     nbformat.write(notebook, partial)
     os.replace(partial, target)
-    return seconds
-
-
-def list_status(paths: list[Path]) -> int:
-    """Print each chapter's status; the number of chapters that are not fresh."""
-    not_fresh = 0
-    for path in paths:
-        nb = records.read_notebook(path)
-        state, record = records.status(nb), records.record_of(nb)
-        not_fresh += state != "fresh"
-        line = f"{path.stem:32s} {state:9s}"
-        if record:
-            line += f" {record['date'][:10]} {record['device']}"
-            line += f", {record['seconds'] / 60:.1f} min ({record.get('cache', '?')})"
-        print(line)
-    return not_fresh
+    return run["seconds"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,19 +122,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print statuses")
     parser.add_argument("--check", action="store_true", help="fail unless all fresh")
     args = parser.parse_args(argv)
-    paths = select(args.chapters)
+    wanted = set(args.chapters)
+    paths = [p for p in book.chapters() if not wanted or {p.name[:2], p.stem} & wanted]
+    if len(paths) < len(wanted):
+        parser.error(f"not every one of {args.chapters} names a chapter")
+    states = {path: book.status(book.read_notebook(path)) for path in paths}
     if args.list or args.check:
-        not_fresh = list_status(paths)
-        return 1 if args.check and not_fresh else 0
+        helpers = book.helpers_hash()
+        for path, state in states.items():
+            record = book.record_of(book.read_notebook(path))
+            line = f"{path.stem:32s} {state:9s}"
+            if record:
+                line += f" {record['date'][:10]} {record['device']}, "
+                line += f"{record['seconds'] / 60:.1f} min ({record.get('cache', '?')})"
+                if record.get("helpers_hash") != helpers:
+                    line += "  [helpers/ changed since]"
+            print(line)
+        return int(args.check and any(state != "fresh" for state in states.values()))
     if args.quick and args.output_dir is None:
         parser.error("--quick needs --output-dir: short runs never go into chapters/")
     failed = []
-    for path in paths:
-        fresh = records.status(records.read_notebook(path)) == "fresh"
-        if fresh and not (args.force or args.quick or args.output_dir):
+    for path, state in states.items():
+        if state == "fresh" and not (args.force or args.quick or args.output_dir):
             print(f"{path.stem}: fresh, skipped (--force to run it again)")
             continue
-        target = (args.output_dir or CHAPTERS) / path.name
+        target = (args.output_dir or book.ROOT / "chapters") / path.name
         mode = "short" if args.quick else "full"
         print(f"{path.stem}: executing a {mode} run -> {target}", flush=True)
         try:

@@ -1,0 +1,120 @@
+"""The book's Sphinx extension: under each chapter's title, where its outputs come from
+(its record, ``tools/book.py``); the ``vaebook-provenance`` directive, every chapter's
+record as a table; each ``<script>`` of a page once."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+# tools/ sits beside this folder (the build copies both); book.py imports no torch.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import book  # noqa: E402
+
+_QUICK = os.environ.get("VAEBOOK_QUICK", "0").strip().lower()
+SHORT_RUN = _QUICK not in {"", "0", "false", "no"}  # a short-run build
+
+
+def banner_text(notebook: dict[str, Any], number: str) -> tuple[str, str]:
+    """(admonition class, sentence) for a chapter page; `...` spans are commands."""
+    record, state = book.record_of(notebook), book.status(notebook)
+    if SHORT_RUN:
+        return "warning", (
+            "Short-run build: the numbers and figures on this page come from a short "
+            "run on a data subset (VAEBOOK_QUICK=1) and may not match the text, "
+            "which describes the full run."
+        )
+    if record is None or state == "short-run":
+        return "warning", (
+            "This chapter has not been executed in full mode yet: its outputs are "
+            f"missing. Run it with `make execute CHAPTERS={number}`."
+        )
+    text = (
+        f"Running this chapter costs {book.cost_sentence(record)}. The outputs "
+        f"shown were computed {record['date'][:10]} on {record['device']}."
+    )
+    if state == "stale":
+        return "warning", (
+            "The code changed after these outputs were computed: this chapter is "
+            "pending re-execution, and its numbers and figures may not match the "
+            "code or the text until then. " + text
+        )
+    return "note", text
+
+
+def add_banner(app: Any, doctree: nodes.document) -> None:
+    path = Path(app.env.doc2path(app.env.docname))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if path.suffix != ".ipynb" or not path.name[:2].isdigit() or section is None:
+        return
+    kind, text = banner_text(book.read_notebook(path), path.name[:2])
+    node = nodes.admonition(classes=[kind, "vaebook-provenance"])
+    node += nodes.title(text="Short run" if SHORT_RUN else "Cost and provenance")
+    parts = enumerate(text.split("`"))  # odd parts: commands
+    node += nodes.paragraph(
+        "", "", *(nodes.literal(text=p) if i % 2 else nodes.Text(p) for i, p in parts)
+    )
+    section.insert(1 if isinstance(section[0], nodes.title) else 0, node)
+
+
+class ProvenanceTable(SphinxDirective):
+    """Every chapter's execution record as a table, with the book's total time."""
+
+    def run(self) -> list[nodes.Node]:
+        rows = [["chapter", "CPU", "speed index (s)", "date", "minutes", "outputs"]]
+        total, cold = 0.0, True
+        for path in book.chapters(self.env.srcdir):
+            notebook = book.read_notebook(path)
+            record, state = book.record_of(notebook), book.status(notebook)
+            cost = book.cpu_cost(record) if record else None
+            if cost is None or state == "short-run":
+                rows.append([path.stem, "not executed", "", "", "", state])
+                continue
+            total += cost["seconds"]
+            cold &= cost["cache"] == "cold"
+            index, mark = cost["speed_index"], "" if cost["cache"] == "cold" else "\\*"
+            cpu = f"{cost['device']}, {cost.get('cpu_threads', '?')} threads"
+            minutes = f"{cost['seconds'] / 60:.1f}{mark}"
+            index = f"{index:.2f}" if index else ""
+            rows.append([path.stem, cpu, index, record["date"][:10], minutes, state])
+        rows.insert(1, ["---"] * 6)
+        table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+        warm = ", except those marked \\* (run with a warm cache: an underestimate)"
+        text = (
+            f"Total: {total / 60:.0f} minutes ({total / 3600:.1f} hours) on a CPU, "
+            f"each chapter run alone from an empty cache{'' if cold else warm}."
+        )
+        return self.parse_text_to_nodes(f"{table}\n\n{text}")
+
+
+def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) -> None:
+    """Sphinx 7 (jupyter-book 1.x pins it) lists twice an inline script added after the
+    builder started (as file ``None`` and ``''``), and sphinx-thebe's then throws a
+    SyntaxError in every reader's browser (sphinx-doc/sphinx#13402, fixed in 8.2)."""
+    scripts, unique = context.get("script_files"), {}
+    if isinstance(scripts, list):
+        for script in scripts:
+            attributes = sorted(getattr(script, "attributes", {}).items())
+            source = getattr(script, "filename", script) or ""
+            key = (source, getattr(script, "priority", 0), *attributes)
+            unique.setdefault(key, script)
+        scripts[:] = unique.values()
+
+
+def tolerate_pending_glue(app: Any, config: Any) -> None:
+    """While a chapter is stale its prose may name values its old outputs lack; its
+    page says so, and the short-run build stays strict about glue."""
+    paths = book.chapters(Path(app.srcdir))
+    if any(book.status(book.read_notebook(p)) == "stale" for p in paths):
+        config.suppress_warnings = [*config.suppress_warnings, "mystnb.glue"]
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.connect("config-inited", tolerate_pending_glue)
+    app.connect("doctree-read", add_banner)
+    app.add_directive("vaebook-provenance", ProvenanceTable)
+    app.connect("html-page-context", drop_repeated_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
