@@ -175,6 +175,7 @@ def test_scores_are_cached_by_weights_images_and_settings(tmp_path, monkeypatch)
     again = score(model, x, 20, also_k=(5,), cache="m")
     assert torch.equal(again.log_px, first.log_px)
     assert torch.equal(again.log_px_at[5], first.log_px_at[5])
+    assert torch.equal(again.mean_log_w, first.mean_log_w)
     assert torch.equal(torch.rand(3), after_first)  # the same random numbers follow
     with pytest.raises(AssertionError, match="sampled again"):
         score(model, x, 21, also_k=(5,), cache="m")  # another K is another entry
@@ -226,14 +227,16 @@ def test_per_image_gaussian_closes_an_amortization_gap():
     torch.manual_seed(0)
     x = torch.randn(40, 3) * 2
     model = make_model(widen=1.6)
-    fitted = per_image_gaussian(model, x, steps=200, lr=0.03, n_eval=2000)
-    exact = make_model().encoder(x)
-    assert torch.allclose(fitted.loc, exact.mean, atol=0.05)
-    assert torch.allclose(fitted.scale, exact.stddev, rtol=0.05)
+    fitted = per_image_gaussian(
+        model, x, steps=200, samples=32, lr=0.03, n_eval=2000
+    )
+    exact = make_model().encoder(x)  # within a fifth of a standard deviation
+    assert ((fitted.loc - exact.mean) / exact.stddev).abs().max() < 0.2
+    assert torch.allclose(fitted.scale, exact.stddev, rtol=0.1)
     approximation = exact_log_evidence(x) - fitted.elbo
     assert approximation.abs().max() < 0.02
     assert torch.allclose(fitted.log_px, exact_log_evidence(x), atol=0.02)
-    assert fitted.trace[-50:].mean() > fitted.trace[:5].mean() + 0.5
+    assert fitted.trace[-50:].mean() - fitted.trace[0] > 0.8 * widened_kl(1.6)
 
 
 def test_per_image_gaussian_leaves_the_model_as_it_was():
