@@ -19,7 +19,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
-
 from zuko.distributions import DiagNormal
 
 from helpers.cache import load_cached, save_atomically
@@ -241,10 +240,10 @@ def score(
     draws, ``log_px_at[k]`` the same pass's estimate from its first k draws for each
     k in ``also_k``, and ``mean_log_w`` the mean of that pass's log-weights, each
     image's ELBO from ``n_samples`` draws (for per-image comparisons, where the
-    one-sample ELBO's noise would matter). ``seed`` (unless None) seeds torch first, so that models
-    scored one after another see the same random numbers, and re-seeds it with
-    ``seed + 1`` at the end, so that what follows draws the same numbers whether or
-    not the scores came from the cache.
+    one-sample ELBO's noise would matter). ``seed`` (unless None) seeds torch first,
+    so that models scored one after another see the same random numbers, and re-seeds
+    it with ``seed + 1`` at the end, so that what follows draws the same numbers
+    whether or not the scores came from the cache.
 
     With ``cache`` (a name for the trained model, such as its checkpoint's), the
     result is stored under ``_cache/scores/``, keyed by that name and a hash of the
@@ -396,7 +395,8 @@ def active_units(
 
 
 class PerImageGaussian(NamedTuple):
-    """Diagonal Gaussians fitted to each image's posterior (:func:`per_image_gaussian`)."""
+    """Diagonal Gaussians, one fitted to each image's posterior: see
+    :func:`per_image_gaussian`."""
 
     loc: Tensor  # [N, D]
     scale: Tensor  # [N, D]

@@ -227,9 +227,7 @@ def test_per_image_gaussian_closes_an_amortization_gap():
     torch.manual_seed(0)
     x = torch.randn(40, 3) * 2
     model = make_model(widen=1.6)
-    fitted = per_image_gaussian(
-        model, x, steps=200, samples=32, lr=0.03, n_eval=2000
-    )
+    fitted = per_image_gaussian(model, x, steps=200, samples=32, lr=0.03, n_eval=2000)
     exact = make_model().encoder(x)  # within a fifth of a standard deviation
     assert ((fitted.loc - exact.mean) / exact.stddev).abs().max() < 0.2
     assert torch.allclose(fitted.scale, exact.stddev, rtol=0.1)
