@@ -61,16 +61,26 @@ def image_grid(
     return ax
 
 
+LABELS = {
+    "elbo": "ELBO (nats)",
+    "recon": "reconstruction (nats)",
+    "kl": "KL (nats)",
+}
+"""Panel titles of :func:`training_curves` for the quantities ``fit`` logs."""
+
+
 def training_curves(
     history: Sequence[dict[str, float]], keys: Sequence[str] = ("elbo", "recon", "kl")
 ) -> Figure:
     """One panel per logged quantity against the epoch, training and validation.
 
+    Panels are titled by :data:`LABELS` (a key it lacks titles its own panel).
+
     Example:
         >>> history = [{"epoch": 1, "elbo": -120.0, "valid_elbo": -118.0},
         ...            {"epoch": 2, "elbo": -110.0, "valid_elbo": -109.0}]
         >>> [ax.get_title() for ax in training_curves(history).axes]
-        ['elbo']
+        ['ELBO (nats)']
         >>> plt.close("all")
     """
     keys = [k for k in keys if k in history[0]]
@@ -87,7 +97,7 @@ def training_curves(
             )
             ax.legend()
         ax.set_xlabel("epoch")
-        ax.set_title(key)
+        ax.set_title(LABELS.get(key, key))
     fig.tight_layout()
     return fig
 

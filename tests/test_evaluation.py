@@ -18,7 +18,9 @@ from helpers.evaluation import (
     elbo_per_image,
     importance_log_likelihood,
     importance_log_likelihood_by_k,
+    importance_sampling_pass,
     mean_and_se,
+    per_image_gaussian,
     score,
 )
 from helpers.flows import PlanarTransform, sampling_flow
@@ -169,10 +171,11 @@ def test_scores_are_cached_by_weights_images_and_settings(tmp_path, monkeypatch)
     def refuse(*args, **kwargs):
         raise AssertionError("sampled again although the scores were cached")
 
-    monkeypatch.setattr(evaluation, "importance_log_likelihood_by_k", refuse)
+    monkeypatch.setattr(evaluation, "importance_sampling_pass", refuse)
     again = score(model, x, 20, also_k=(5,), cache="m")
     assert torch.equal(again.log_px, first.log_px)
     assert torch.equal(again.log_px_at[5], first.log_px_at[5])
+    assert torch.equal(again.mean_log_w, first.mean_log_w)
     assert torch.equal(torch.rand(3), after_first)  # the same random numbers follow
     with pytest.raises(AssertionError, match="sampled again"):
         score(model, x, 21, also_k=(5,), cache="m")  # another K is another entry
@@ -187,3 +190,60 @@ def test_a_damaged_score_cache_warns_and_recomputes(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="unreadable file"):
         again = score(model, x, 8, cache="m")
     assert torch.equal(again.log_px, first.log_px)
+
+
+def widened_kl(widen: float, dims: int = 2) -> float:
+    """KL(N(m, widen^2 s^2) || N(m, s^2)) summed over ``dims`` dimensions."""
+    return dims * 0.5 * (widen**2 - 1 - math.log(widen**2))
+
+
+def test_mean_log_weight_is_the_elbo_from_k_draws():
+    torch.manual_seed(0)
+    x = torch.randn(200, 3) * 2
+    exact_pass = importance_sampling_pass(make_model(), x, [50])
+    # the exact posterior: every log-weight is log p(x)
+    assert torch.allclose(exact_pass.mean_log_w, exact_log_evidence(x), atol=1e-4)
+    wide_pass = importance_sampling_pass(make_model(widen=1.6), x, [2000, 10])
+    gap = exact_log_evidence(x) - wide_pass.mean_log_w  # KL(q || p(z|x)), per image
+    assert abs(gap.mean().item() - widened_kl(1.6)) < 0.02
+    one_sample = elbo_per_image(make_model(widen=1.6), x).elbo
+    # K draws: far less noise per image than the one-sample ELBO
+    assert (exact_log_evidence(x) - one_sample).std() > 10 * gap.std()
+    assert set(wide_pass.log_px_at) == {10, 2000}
+
+
+def test_scores_carry_the_k_draw_elbo():
+    torch.manual_seed(0)
+    x = torch.randn(100, 3) * 2
+    scores = score(make_model(widen=1.6), x, 500)
+    gap = scores.log_px - scores.mean_log_w
+    assert abs(gap.mean().item() - widened_kl(1.6)) < 0.05
+
+
+def test_per_image_gaussian_closes_an_amortization_gap():
+    # The widened encoder is the exact posterior made 1.6 times wider: its whole gap
+    # is amortization (a Gaussian per image can be exact here), so the fitted
+    # Gaussians must recover the exact posterior and log p(x).
+    torch.manual_seed(0)
+    x = torch.randn(40, 3) * 2
+    model = make_model(widen=1.6)
+    fitted = per_image_gaussian(model, x, steps=200, samples=32, lr=0.03, n_eval=2000)
+    exact = make_model().encoder(x)  # within a fifth of a standard deviation
+    assert ((fitted.loc - exact.mean) / exact.stddev).abs().max() < 0.2
+    assert torch.allclose(fitted.scale, exact.stddev, rtol=0.1)
+    approximation = exact_log_evidence(x) - fitted.elbo
+    assert approximation.abs().max() < 0.02
+    assert torch.allclose(fitted.log_px, exact_log_evidence(x), atol=0.02)
+    assert fitted.trace[-50:].mean() - fitted.trace[0] > 0.8 * widened_kl(1.6)
+
+
+def test_per_image_gaussian_leaves_the_model_as_it_was():
+    torch.manual_seed(0)
+    model = make_model(widen=1.6)
+    layer = nn.Linear(2, 2)  # a parameter that must keep requires_grad
+    model.extra = layer
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    model.frozen = frozen
+    per_image_gaussian(model, torch.randn(5, 3), steps=3, n_eval=10)
+    assert layer.weight.requires_grad and not frozen.weight.requires_grad
+    assert layer.weight.grad is None

@@ -57,7 +57,8 @@ def test_training_curves_has_a_panel_per_logged_quantity():
         for e in (1, 2, 3)
     ]
     fig = training_curves(history)
-    assert [ax.get_title() for ax in fig.axes] == ["elbo", "recon", "kl"]
+    titles = ["ELBO (nats)", "reconstruction (nats)", "KL (nats)"]
+    assert [ax.get_title() for ax in fig.axes] == titles
     assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_legend() is not None
     assert len(fig.axes[1].get_lines()) == 1  # no validation curve for recon
     assert fig.axes[0].get_xlabel() == "epoch"
