@@ -13,6 +13,8 @@ from pybtex.database import parse_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+from test_freshness import PENDING_REEXECUTION  # noqa: E402
+
 import book  # noqa: E402
 import colab  # noqa: E402
 
@@ -147,6 +149,8 @@ def numeric_values(glued: dict[str, dict]) -> dict[str, float]:
 def test_glue_from_another_chapter_reads_its_stored_value():
     # Any number chapter 4's stored outputs glue (which ones depends on its run).
     stored = numeric_values(colab.chapter_glue("04_vae_mnist.ipynb"))
+    if not stored and "04" in PENDING_REEXECUTION:
+        pytest.skip("chapter 4 is pending re-execution and stores no glued number")
     assert stored, "chapter 4's stored outputs glue no number"
     key, value = sorted(stored.items())[0]
     text = converter().markdown(f"{{glue:text}}`04_vae_mnist.ipynb::{key}:.3f`")
