@@ -105,10 +105,12 @@ def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) 
 
 
 def tolerate_pending_glue(app: Any, config: Any) -> None:
-    """While a chapter is stale its prose may name values its old outputs lack; its
-    page says so, and the short-run build stays strict about glue."""
+    """While a chapter is stale (or new, not yet executed) its prose may name values
+    its stored outputs lack; its page says so, and the short-run build stays strict
+    about glue."""
     paths = book.chapters(Path(app.srcdir))
-    if any(book.status(book.read_notebook(p)) == "stale" for p in paths):
+    pending = {"stale", "missing"}
+    if any(book.status(book.read_notebook(p)) in pending for p in paths):
         glue = ["mystnb.glue", "mystnb.glue_ref"]  # its own values, and other pages'
         config.suppress_warnings = [*config.suppress_warnings, *glue]
 

@@ -8,6 +8,7 @@ tutorial, is built here too.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from torch import Tensor
 from zuko.lazy import LazyDistribution
 
 from helpers.data import fixed_binarization, load_mnist
-from helpers.evaluation import mean_and_se, score
+from helpers.evaluation import Scores, mean_and_se, score
 from helpers.models import VAE, bernoulli_vae, maf_prior, standard_normal_prior
 from helpers.objectives import elbo_loss, kl_warmup_loss
 from helpers.posteriors import iaf_vae, planar_vae
@@ -49,6 +50,7 @@ class Settings:
     iaf_layers: int  # autoregressive layers of the IAF posterior
     epochs: int
     k_is: int  # importance samples per test image
+    seeds: tuple[int, ...]  # chapter 10 trains every variant from each of them
     train_images: int | None = None  # None: all 50 000
     valid_images: int | None = None  # None: all 10 000
     test_images: int | None = None  # None: all 10 000
@@ -71,20 +73,21 @@ class Settings:
         return {name: getattr(self, name) for name in names}
 
 
-# 30 epochs, Adam's rate decaying to 1.3e-4, K = 500 on all 10 000 test images:
-# chapters 8-10 run one after another (sharing the cache) within one 3-hour session
-# on a 2-core AMD EPYC about 2.4 times slower than the sizing Xeon
-# (benchmarks/results/resize-2026-12-03)
+# 30 epochs, Adam's rate decaying to 1.3e-4, encoder and decoder of 256-256 (Burda
+# et al.'s are 200-200): chapter 10's three seeds of its eight variants, with their
+# scores, fit its 90 minutes from an empty cache on a 2-core AMD EPYC (about 77),
+# where 512-512 would take 1.6 times as long to train
+# (benchmarks/results/sizes-2026-12-06)
 FULL = Settings(
-    hidden=(512, 512), z=16, flow_hidden=(256, 256), context=64, planar_layers=16,
-    iaf_layers=2, epochs=30, k_is=500, lr_decay=0.935,
+    hidden=(256, 256), z=16, flow_hidden=(256, 256), context=64, planar_layers=16,
+    iaf_layers=2, epochs=30, k_is=500, seeds=(0, 1, 2), lr_decay=0.935,
 )  # fmt: skip
 """The comparison's sizes and budget in a full run."""
 
 SHORT = Settings(
     hidden=(64, 64), z=16, flow_hidden=(32, 32), context=8, planar_layers=16,
-    iaf_layers=2, epochs=1, k_is=20, train_images=3000, valid_images=500,
-    test_images=500,
+    iaf_layers=2, epochs=1, k_is=20, seeds=(0, 1), train_images=3000,
+    valid_images=500, test_images=500,
 )  # fmt: skip
 """The comparison's sizes and budget in a short run: narrow, 1 epoch, a data subset."""
 
@@ -205,7 +208,8 @@ def train(
     """Train ``model`` on the comparison's budget (``overrides`` change it), cached.
 
     The cache name is the variant's, and the configuration its posterior, prior and
-    sizes and ``seed``, the seed ``model`` was built from.
+    sizes and ``seed``, the seed ``model`` was built from, with ``overrides``'s
+    ``config`` (what else defines the result, such as a learning curve's settings).
 
     Example:
         >>> variant, x = VARIANTS["Gaussian VAE"], torch.rand(64, 784)
@@ -216,13 +220,14 @@ def train(
         ([1, 2], True)
     """
     config = {"posterior": variant.posterior, "prior": variant.prior}
+    config |= settings.sizes() | {"seed": seed} | overrides.pop("config", {})
     arguments = {
         "objective": variant.objective,
         "metric": variant.metric,
         "valid": data.x_valid,
         "binarization": "dynamic",
         "cache": variant.cache,
-        "config": config | settings.sizes() | {"seed": seed},
+        "config": config,
         **settings.budget(),
         **overrides,
     }
@@ -295,4 +300,66 @@ def score_variants(
             rows[key]["ΔNLL"], rows[key]["ΔNLL s.e."] = mean_and_se(paired)
         seconds = [record["seconds"] for record in histories[key]]
         rows[key]["s / epoch"] = sum(seconds) / len(seconds)
+    return rows
+
+
+def score_seeds(
+    models: dict[int, dict[Any, VAE]], x_test: Tensor, settings: Settings
+) -> dict[Any, list[Scores]]:
+    """Every seed's model of every variant (``models[seed][variant]``) scored on
+    ``x_test`` with ``settings.k_is`` samples, cached; by variant, in seed order.
+
+    Raises ``AssertionError`` where the importance-sampled log-likelihood falls below
+    the ELBO by more than four standard errors: the estimator would be broken.
+
+    Example:
+        >>> x = torch.bernoulli(torch.full((8, 784), 0.3))
+        >>> models = {s: {"g": build(VARIANTS["Gaussian VAE"], SHORT)} for s in (0, 1)}
+        >>> [s.log_px.shape for s in score_seeds(models, x, SHORT)["g"]]
+        [torch.Size([8]), torch.Size([8])]
+    """
+    scores: dict[Any, list[Scores]] = {}
+    for seed, seed_models in models.items():
+        for key, model in seed_models.items():
+            name = re.sub(r"\W+", "-", f"{key} seed {seed}").strip("-").lower()
+            scored = score(model, x_test, settings.k_is, cache=name)
+            if not scored.bound_holds():
+                raise AssertionError(
+                    f"{key}, seed {seed}: importance sampling fell below the ELBO"
+                )
+            scores.setdefault(key, []).append(scored)
+    return scores
+
+
+def seed_rows(
+    log_px: dict[Any, Sequence[Tensor]], reference: Any
+) -> dict[Any, dict[str, float]]:
+    """A row per model from its per-image log p(x), one tensor per training seed.
+
+    ``log_px[name][i]`` scores the same test images for every model, and the i-th
+    seed's model of each variant is paired with the i-th of ``reference``. A row
+    holds the NLL averaged over seeds, the standard deviation of the seeds' NLLs,
+    and ``ΔNLL``, the mean over seeds of each seed's paired difference from the
+    reference, whose standard error ``ΔNLL s.e.`` is the spread of those differences
+    over sqrt(seeds): it counts the training noise as well as the test images'.
+
+    Example:
+        >>> ref = [torch.tensor([-90.0, -92.0]), torch.tensor([-91.0, -93.0])]
+        >>> flow = [x + shift for x, shift in zip(ref, [3.0, 2.0])]
+        >>> row = seed_rows({"ref": ref, "flow": flow}, "ref")["flow"]
+        >>> {key: round(value, 2) for key, value in row.items()}
+        {'NLL': 89.0, 'seed s.d.': 1.41, 'ΔNLL': -2.5, 'ΔNLL s.e.': 0.5}
+    """
+    rows = {}
+    for key, per_seed in log_px.items():
+        nll = torch.stack([-x.mean() for x in per_seed])
+        pairs = zip(log_px[reference], per_seed, strict=True)
+        paired = torch.stack([(ref - x).mean() for ref, x in pairs])
+        n = len(per_seed)
+        rows[key] = {
+            "NLL": nll.mean().item(),
+            "seed s.d.": nll.std().item() if n > 1 else math.nan,
+            "ΔNLL": paired.mean().item(),
+            "ΔNLL s.e.": (paired.std() / math.sqrt(n)).item() if n > 1 else math.nan,
+        }
     return rows

@@ -379,6 +379,7 @@ def fit(
     config: dict[str, Any] | None = None,
     check_every: int = 200,
     compile: bool | None = None,
+    after_epoch: Callable[[nn.Module, int], dict[str, float]] | None = None,
 ) -> History:
     """Train ``model`` with Adam on mini-batches of ``data``; the per-epoch history.
 
@@ -397,6 +398,11 @@ def fit(
       ``torch.compile`` (eager, with a warning, where that fails); an objective whose
       arithmetic depends on ``progress`` (KL warm-up) recompiles as it changes.
     - Adam is fused (one kernel per step) on CUDA and on the CPU.
+    - ``after_epoch(model, epoch)`` (epochs count from 1) returns numbers to add to
+      that epoch's record, such as a learning curve's test score; it runs with its
+      own copy of the random state, so that training draws the same numbers whether
+      or not it is there, and its time is not in the record's ``seconds``. Its
+      numbers are cached with the history: name what it measures in ``config``.
 
     Example:
         >>> from helpers.models import bernoulli_vae
@@ -405,6 +411,10 @@ def fit(
         ...               valid=x[:4], patience=5)
         >>> [h["epoch"] for h in history], "valid_elbo" in history[0]
         ([1, 2], True)
+        >>> curve = fit(bernoulli_vae(6, 2, (8,)), x, epochs=2, batch_size=8,
+        ...             after_epoch=lambda model, epoch: {"twice": 2.0 * epoch})
+        >>> [h["twice"] for h in curve]
+        [2.0, 4.0]
     """
     if cache is not None and config is None:
         raise ValueError(
@@ -441,6 +451,11 @@ def fit(
         if valid is not None:
             record.update(validate(model, objective, valid, max(batch_size, 1000)))
         record["seconds"] = time.perf_counter() - start
+        if after_epoch is not None:
+            device = data[0].device
+            gpus = [device] if device.type == "cuda" else []  # besides the CPU's
+            with torch.random.fork_rng(devices=gpus):
+                record.update(after_epoch(model, epoch + 1))
         history.append(record)
         show_progress(bar, record, metric)
         if valid is not None and stopping.update(record, model):

