@@ -1,4 +1,6 @@
-"""``glue``: hand a value computed in a chapter to its prose, with or without myst-nb.
+"""``glue``: hand a value computed in a chapter to its prose, with or without myst-nb;
+and the small formatters that turn such values into words (:func:`decimals`,
+:func:`in_words`, :func:`with_se`).
 
 The HTML book is built by jupyter-book, whose myst-nb pastes glued values into the
 text (``{glue:text}`name```). On Colab, and anywhere else myst-nb is not installed,
@@ -8,6 +10,7 @@ chapter runs on.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -75,3 +78,42 @@ def _show(value: Any) -> None:
         display(value)
     else:
         print(value)
+
+
+def decimals(error: float) -> int:
+    """The decimal places to which two numbers that differ by ``error`` agree (15,
+    as many as double precision holds here, if they are equal).
+
+    Example:
+        >>> decimals(3e-7), decimals(-0.004), decimals(0.0)
+        (6, 2, 15)
+    """
+    error = abs(error)
+    return 15 if error == 0 else min(15, math.floor(-math.log10(error)))
+
+
+def in_words(x: float) -> str:
+    """``x`` to one significant figure, as a reader says it.
+
+    Example:
+        >>> in_words(8_700_000), in_words(2.4e13), in_words(276.0), in_words(0.03)
+        ('about 9 million', 'about 20 trillion', 'about 300', 'about 0.03')
+    """
+    rounded = float(f"{x:.1g}")
+    for scale, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"),
+                        (1e3, "thousand")):  # fmt: skip
+        if rounded >= scale:
+            return f"about {rounded / scale:,.0f} {name}"
+    return f"about {rounded:g}"
+
+
+def with_se(value: float, se: float) -> str:
+    """The text "value ± se": ``se`` to two significant figures, ``value`` rounded
+    to the same decimal place.
+
+    Example:
+        >>> with_se(87.5512, 0.2433), with_se(1234.5, 56.0)
+        ('87.55 ± 0.24', '1234 ± 56')
+    """
+    places = max(0, 1 - math.floor(math.log10(se)))
+    return f"{value:.{places}f} ± {se:.{places}f}"
