@@ -261,7 +261,7 @@ def train_variants(
 
 def score_variants(
     models: dict[Any, VAE],
-    histories: dict[Any, History],
+    histories: dict[Any, History] | None,
     x_test: Tensor,
     settings: Settings,
     columns: Sequence[str] | None = None,
@@ -269,7 +269,8 @@ def score_variants(
 ) -> dict[Any, dict[str, float]]:
     """A table row per model: its :func:`helpers.evaluation.score` on ``x_test`` with
     ``settings.k_is`` samples (``columns`` of :meth:`~helpers.evaluation.Scores.row`),
-    then its mean seconds per training epoch.
+    then, unless ``histories`` is None, its mean seconds per training epoch (from its
+    own training history: comparable across rows only if they trained in one process).
 
     With ``reference`` (a key of ``models``), each row also gets ``ΔNLL``, its NLL minus
     the reference model's, as a mean of per-image differences on the same images, and
@@ -298,8 +299,9 @@ def score_variants(
         if reference is not None:
             paired = scores[reference].log_px - scored.log_px
             rows[key]["ΔNLL"], rows[key]["ΔNLL s.e."] = mean_and_se(paired)
-        seconds = [record["seconds"] for record in histories[key]]
-        rows[key]["s / epoch"] = sum(seconds) / len(seconds)
+        if histories is not None:
+            seconds = [record["seconds"] for record in histories[key]]
+            rows[key]["s / epoch"] = sum(seconds) / len(seconds)
     return rows
 
 
