@@ -30,7 +30,7 @@ PENDING_REEXECUTION: dict[str, str] = {
     number: "the round of issues 28-31: the setup cell, the run object, glue's "
     "default, and each chapter's content changes"
     for number in ("04", "05", "07", "08", "09", "12")
-} | {"11": "a new chapter: the comparison's long runs, never executed"}
+}
 
 
 def command(path: Path) -> str:
