@@ -65,7 +65,9 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
     ``target``; return its seconds. Unless ``warm``, the checkpoint cache is a new empty
     folder: the seconds a reader who runs this chapter alone pays."""
     notebook = nbformat.read(path, as_version=4)
+    # the hashes of what runs, taken before it runs (an edit meanwhile is not it)
     old, code = book.record_of(notebook), book.code_hash(notebook)
+    helpers = book.helpers_hash()
     run: dict[str, Any] = {"cache": "warm" if warm else "cold"}
     if not quick:
         run["speed_index"] = speed_index()
@@ -101,7 +103,7 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
         **facts,
         **run,
         "code_hash": code,
-        "helpers_hash": book.helpers_hash(),
+        "helpers_hash": helpers,
         "costs": costs,
     }
     target.parent.mkdir(parents=True, exist_ok=True)
