@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import zuko
@@ -92,47 +92,83 @@ def best_seconds(
     return best
 
 
-class StepCost(NamedTuple):
-    """What one training step of a model costs (see :func:`training_step_cost`)."""
+def interleaved_seconds(
+    fns: Mapping[str, Callable[[], object]], device: torch.device, rounds: int = 20
+) -> dict[str, float]:
+    """The median wall-clock time of each function, over ``rounds`` rounds that run
+    every one of them once, in turn, each run synchronized.
 
-    gflops: float  # floating-point operations of its matrix products, in 10^9
-    seconds: float  # wall-clock, best of a few, measured on this machine now
+    Interleaving spreads a change in the machine's speed (another process, a clock
+    that slows) over all the functions, instead of loading it onto those timed while
+    it lasts; the median ignores the odd slow round.
+
+    Example:
+        >>> cpu = torch.device("cpu")
+        >>> times = interleaved_seconds({"a": lambda: sum(range(99))}, cpu, rounds=3)
+        >>> list(times), times["a"] < 1.0
+        (['a'], True)
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(seconds) for name, seconds in times.items()}
 
 
-def training_step_cost(
+def training_step(
     model: nn.Module,
     objective: Callable[..., dict[str, Tensor]],
     batch: tuple[Tensor, ...],
-    repeats: int = 5,
-) -> StepCost:
-    """The cost of one step's forward and backward pass of ``objective`` on ``batch``.
+) -> Callable[[], None]:
+    """One training step's forward and backward pass of ``objective`` on ``batch``, as
+    a function to time or count (no optimizer: the gradients accumulate in ``model``).
 
-    The operations are counted by torch's ``FlopCounterMode`` (matrix products, the
-    bulk of an MLP's arithmetic; element-wise work and the optimizer are not counted),
-    so they do not depend on the machine or its load; the seconds are the best of
-    ``repeats`` steps. The random state is restored afterwards.
+    Example:
+        >>> from helpers.models import bernoulli_vae
+        >>> from helpers.objectives import elbo_loss
+        >>> vae = bernoulli_vae(784, 2, (8,))
+        >>> training_step(vae, elbo_loss, (torch.ones(4, 784),))()
+        >>> all(p.grad is not None for p in vae.decoder.parameters())
+        True
+    """
+
+    def step() -> None:
+        objective(model, batch, 0.5)["loss"].backward()
+
+    return step
+
+
+def training_step_gflops(
+    model: nn.Module,
+    objective: Callable[..., dict[str, Tensor]],
+    batch: tuple[Tensor, ...],
+) -> float:
+    """The operations of one :func:`training_step`, in 10^9.
+
+    Counted by torch's ``FlopCounterMode`` (matrix products, the bulk of an MLP's
+    arithmetic; element-wise work and the optimizer are not counted), so they do not
+    depend on the machine or its load. The random state is left as it was and the
+    gradients are cleared.
 
     Example:
         >>> from helpers.models import bernoulli_vae
         >>> from helpers.objectives import elbo_loss
         >>> vae = bernoulli_vae(784, 16, (512, 512))
-        >>> cost = training_step_cost(vae, elbo_loss, (torch.ones(256, 784),), 1)
         >>> # 2 x batch x weights forward, twice that backward, but no gradient
         >>> # for the images: 256 x (6 x 1 351 680 - 2 x 784 x 512) operations
-        >>> round(cost.gflops, 2)
+        >>> round(training_step_gflops(vae, elbo_loss, (torch.ones(256, 784),)), 2)
         1.87
     """
     device = batch[0].device
-
-    def step() -> None:
-        objective(model, batch, 0.5)["loss"].backward()
-
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         with FlopCounterMode(display=False) as counter:
-            step()
-        seconds = best_seconds(step, device, repeats)
+            training_step(model, objective, batch)()
     model.zero_grad(set_to_none=True)
-    return StepCost(counter.get_total_flops() / 1e9, seconds)
+    return counter.get_total_flops() / 1e9
 
 
 def seconds_per_epoch(epoch_seconds: Sequence[float]) -> float:
