@@ -84,7 +84,10 @@ def training_curves(
         >>> plt.close("all")
     """
     keys = [k for k in keys if k in history[0]]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    # about the text column's width for three panels, so that labels stay legible
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(2.6 * len(keys), 2.8), squeeze=False
+    )
     epochs = [h["epoch"] for h in history]
     for ax, key in zip(axes[0], keys):
         ax.plot(epochs, [h[key] for h in history], marker=".", label="train")
@@ -95,7 +98,7 @@ def training_curves(
                 marker=".",
                 label="validation",
             )
-            ax.legend()
+            ax.legend(fontsize=8)
         ax.set_xlabel("epoch")
         ax.set_title(LABELS.get(key, key))
     fig.tight_layout()
