@@ -37,8 +37,6 @@ PENDING_REEXECUTION: dict[str, str] = {
     "posterior, seed-aware asserts, the streaks above the target's peak",
     "10": "an expert reader's review: step and sampling times as medians of "
     "interleaved rounds, the slack's standard error shown",
-    "11": "an expert reader's review: one colour per model in every panel, the "
-    "long run's readings glued and asserted in full mode",
 }
 
 
