@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -85,7 +86,15 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
     with tempfile.TemporaryDirectory(prefix=f"cold-{path.name[:2]}-") as cold:
         cache = "" if warm else cold  # "": the book's _cache/
         os.environ.update(VAEBOOK_QUICK=str(int(quick)), VAEBOOK_CACHE=cache)
-        client.execute()
+        try:
+            client.execute()
+        except Exception:
+            if cache:  # keep what was trained: a debugging run resumes from it
+                kept = book.ROOT / "_build" / f"failed-cache-{path.name[:2]}"
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(cache, kept)
+                print(f"{path.stem}: its trained models are kept: VAEBOOK_CACHE={kept}")
+            raise
     run["seconds"] = round(time.perf_counter() - started, 1)
     for cell in (c for c in notebook.cells if c.cell_type == "code"):
         # stored without stderr (progress bars, warnings) or execution times
