@@ -27,10 +27,8 @@ NOTEBOOKS = book.chapters()
 # Chapters whose code changed after their stored execution, each with the reason.
 # Never publish with this non-empty; each entry goes when `make execute` has re-run it.
 PENDING_REEXECUTION: dict[str, str] = {
-    number: "the round of issues 28-31: the setup cell, the run object, glue's "
-    "default, and each chapter's content changes"
-    for number in ("12",)
-} | {
+    "12": "the round of issues 28-31: the setup cell, the run object, glue's "
+    "default, and each chapter's content changes",
     "04": "its reading after execution: the bits-per-dimension checks on what holds "
     "beyond noise, the gap split's readings asserted, three figures' legends",
     "07": "an expert reader's review: three seeds for the Gaussian and the deepest "
