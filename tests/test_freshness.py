@@ -31,8 +31,6 @@ PENDING_REEXECUTION: dict[str, str] = {
     "default, and each chapter's content changes",
     "04": "its reading after execution: the bits-per-dimension checks on what holds "
     "beyond noise, the gap split's readings asserted, three figures' legends",
-    "10": "an expert reader's review: step and sampling times as medians of "
-    "interleaved rounds, the slack's standard error shown",
 }
 
 
