@@ -29,8 +29,6 @@ NOTEBOOKS = book.chapters()
 PENDING_REEXECUTION: dict[str, str] = {
     "12": "the round of issues 28-31: the setup cell, the run object, glue's "
     "default, and each chapter's content changes",
-    "04": "its reading after execution: the bits-per-dimension checks on what holds "
-    "beyond noise, the gap split's readings asserted, three figures' legends",
 }
 
 
