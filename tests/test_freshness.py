@@ -26,10 +26,7 @@ NOTEBOOKS = book.chapters()
 
 # Chapters whose code changed after their stored execution, each with the reason.
 # Never publish with this non-empty; each entry goes when `make execute` has re-run it.
-PENDING_REEXECUTION: dict[str, str] = {
-    "12": "the round of issues 28-31: the setup cell, the run object, glue's "
-    "default, and each chapter's content changes",
-}
+PENDING_REEXECUTION: dict[str, str] = {}
 
 
 def command(path: Path) -> str:
