@@ -14,8 +14,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-# A quick preview (VAEBOOK_QUICK=1) executes copies of every chapter in quick mode and builds them in
-# _build/quick, so that quick-mode outputs never reach the committed notebooks.
+# A quick preview (VAEBOOK_QUICK=1) builds copies of the chapters in _build/quick, myst-nb executing them
+# in quick mode as it renders them, so that quick-mode outputs never reach the committed notebooks.
 QUICK_ON := $(filter-out 0 false no,$(VAEBOOK_QUICK))
 BOOK_FILES := _config.yml _toc.yml intro.md bibliography.md references.bib _ext _static tools
 
@@ -28,9 +28,9 @@ ifeq ($(QUICK_ON),)
 	@echo "Open _build/html/index.html"
 else
 	rm -rf _build/quick && mkdir -p _build/quick
-	cp -r $(BOOK_FILES) _build/quick/
-	$(BIN)/python tools/execute.py --quick --output-dir _build/quick/chapters
-	$(BIN)/jupyter-book build _build/quick -W -n --keep-going
+	cp -r $(BOOK_FILES) chapters _build/quick/
+	sed 's/execute_notebooks: "off"/execute_notebooks: force/' _config.yml > _build/quick/_config.yml
+	VAEBOOK_QUICK=1 $(BIN)/jupyter-book build _build/quick -W -n --keep-going
 	@echo "Open _build/quick/_build/html/index.html (a quick preview: never publish it)"
 endif
 
@@ -71,8 +71,8 @@ notebooks: $(STAMP)
 
 # Two strict builds (-W -n: a warning, e.g. a glue key that no output holds, fails them), with execution off:
 # the book as readers get it, from the full-mode outputs stored in the notebooks, in _build/html; and a quick
-# preview (`make book VAEBOOK_QUICK=1`: copies of the chapters executed in quick mode by tools/execute.py, on
-# nbclient, in _build/quick), which catches what quick mode lacks. nbval has no public way to keep what it ran,
+# preview (`make book VAEBOOK_QUICK=1`: copies of the chapters, which myst-nb executes in quick mode as it builds
+# them, in _build/quick), which catches what quick mode lacks. nbval has no public way to keep what it ran,
 # so the quick preview runs each chapter a second time: about 3 more minutes on 2 cores.
 book-check: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going

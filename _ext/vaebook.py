@@ -65,7 +65,7 @@ class ProvenanceTable(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         rows = [["chapter", "CPU", "speed index (s)", "date", "minutes", "outputs"]]
-        total, cold = 0.0, True
+        total = 0.0
         for path in book.chapters(self.env.srcdir):
             notebook = book.read_notebook(path)
             record, state = book.record_of(notebook), book.status(notebook)
@@ -74,18 +74,15 @@ class ProvenanceTable(SphinxDirective):
                 rows.append([path.stem, "not executed", "", "", "", state])
                 continue
             total += cost["seconds"]
-            cold &= cost["cache"] == "cold"
-            index, mark = cost["speed_index"], "" if cost["cache"] == "cold" else "\\*"
             cpu = f"{cost['device']}, {cost.get('cpu_threads', '?')} threads"
-            minutes = f"{cost['seconds'] / 60:.1f}{mark}"
-            index = f"{index:.2f}" if index else ""
+            index = f"{cost['speed_index']:.2f}" if cost["speed_index"] else ""
+            minutes = f"{cost['seconds'] / 60:.1f}"
             rows.append([path.stem, cpu, index, record["date"][:10], minutes, state])
         rows.insert(1, ["---"] * 6)
         table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
-        warm = ", except those marked \\* (run with a warm cache: an underestimate)"
         text = (
             f"Total: {total / 60:.0f} minutes ({total / 3600:.1f} hours) on a CPU, "
-            f"each chapter run alone from an empty cache{'' if cold else warm}."
+            "each chapter run alone from an empty cache."
         )
         return self.parse_text_to_nodes(f"{table}\n\n{text}")
 
@@ -106,11 +103,10 @@ def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) 
 
 def tolerate_pending_glue(app: Any, config: Any) -> None:
     """While a chapter is stale (or new, not yet executed) its prose may name values
-    its stored outputs lack; its page says so, and the short-run build stays strict
-    about glue."""
-    paths = book.chapters(Path(app.srcdir))
-    pending = {"stale", "missing"}
-    if any(book.status(book.read_notebook(p)) in pending for p in paths):
+    its stored outputs lack; its page says so. The short-run build executes every
+    chapter, and stays strict about glue."""
+    states = {book.status(book.read_notebook(p)) for p in book.chapters(app.srcdir)}
+    if not SHORT_RUN and states & {"stale", "missing"}:
         glue = ["mystnb.glue", "mystnb.glue_ref"]  # its own values, and other pages'
         config.suppress_warnings = [*config.suppress_warnings, *glue]
 

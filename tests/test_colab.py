@@ -192,8 +192,9 @@ def test_every_chapter_opens_with_its_badge(path):
     first = next(
         c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
     )
-    assert colab.badge(path.stem) in first.source.split("\n")[:4], (
-        f"{path.name}: run `python tools/colab.py badges` (the badge under the title)"
+    badge = colab.badge(path.stem)
+    assert badge in first.source.split("\n")[:4], (
+        f"{path.name}: put its badge under the title, after an empty line: {badge}"
     )
 
 

@@ -20,11 +20,12 @@ def test_a_failed_run_keeps_its_cache_and_writes_nothing(tmp_path, monkeypatch):
         ),
         nbformat.v4.new_code_cell("raise AssertionError('a full-mode check')"),
     ]
-    source = tmp_path / "99_failing.ipynb"
-    nbformat.write(notebook, source)
-    target = tmp_path / "out" / "99_failing.ipynb"
+    monkeypatch.setattr(execute, "speed_index", lambda: {"seconds": 1.0})
+    path = tmp_path / "chapters" / "99_failing.ipynb"
+    nbformat.write(notebook, path)
+    written = path.read_text()
     with pytest.raises(Exception, match="a full-mode check"):
-        execute.execute(source, True, target, timeout=120, warm=False)
-    assert not target.exists()
+        execute.execute(path, timeout=120)
+    assert path.read_text() == written and len(list(path.parent.iterdir())) == 1
     kept = tmp_path / "_build" / "failed-cache-99" / "model.pt"
     assert kept.read_text() == "w"

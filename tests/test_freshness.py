@@ -113,8 +113,8 @@ def test_the_cost_of_a_record_in_words() -> None:
         }
     }
     assert book.cost_sentence(record) == (
-        "about a minute with a warm cache on a 2-core CPU (Intel Xeon); under a minute "
-        "on a GPU (H100)"
+        "about a minute from an empty cache on a 2-core CPU (Intel Xeon); under a "
+        "minute on a GPU (H100)"
     )
     assert book.cost_sentence(None).startswith("not measured yet")
 

@@ -78,12 +78,11 @@ def status(notebook: dict[str, Any]) -> str:
 
 
 def cpu_cost(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The record's cost on a CPU: seconds, device, threads, cache, speed index."""
+    """The record's cost on a CPU: seconds, device, threads, speed index."""
     cost = record.get("costs", {}).get("cpu")
     if cost is None:
         return None
-    index = cost.get("speed_index", {}).get("seconds")
-    return cost | {"cache": cost.get("cache", "warm"), "speed_index": index}
+    return cost | {"speed_index": cost.get("speed_index", {}).get("seconds")}
 
 
 def cost_sentence(record: dict[str, Any] | None) -> str:
@@ -93,11 +92,10 @@ def cost_sentence(record: dict[str, Any] | None) -> str:
     cpu, gpu = cpu_cost(record), record.get("costs", {}).get("cuda")
     parts = ["on a CPU: not measured", "on a GPU: not measured"]
     if cpu:
-        cache = "from an empty cache" if cpu["cache"] == "cold" else "with a warm cache"
         index, threads = cpu["speed_index"], cpu.get("cpu_threads")
         machine = cpu["device"] + (f", speed index {index:.1f} s" if index else "")
-        where = f"a {threads}-core CPU" if threads else "a CPU"
-        parts[0] = f"{_about(cpu['seconds'])} {cache} on {where} ({machine})"
+        where = f"on a {threads}-core CPU" if threads else "on a CPU"
+        parts[0] = f"{_about(cpu['seconds'])} from an empty cache {where} ({machine})"
     if gpu:
         parts[1] = f"{_about(gpu['seconds'])} on a GPU ({gpu['device']})"
     return "; ".join(parts)

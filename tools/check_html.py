@@ -6,19 +6,17 @@ import argparse
 import contextlib
 import csv
 import functools
-import http.server
 import io
 import os
 import re
 import shutil
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import PIPE, Popen
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -120,15 +118,6 @@ def chapter_buttons(page: str, links: list[str], origin: str, conf: dict) -> lis
     return [problem for problem, missing in problems.items() if missing]
 
 
-def javascript_error(kind: str, text: str, url: str = "") -> str | None:
-    """An exception, console error or failed load; not the browser's own favicon.ico."""
-    if kind == "exception":
-        return f"exception: {text.splitlines()[0]}"
-    if kind == "error" and urlsplit(url).path != "/favicon.ico":
-        return f"console.error: {text} {url}".strip()
-    return None
-
-
 def page_problems(report: dict, origin: str) -> tuple[list[str], list[str]]:
     """The browser's report of a page as problems, and notes for the authors."""
     problems = [f"raw TeX visible: {text!r}" for text in report["rawTex"]]
@@ -168,30 +157,17 @@ def link_problems(report: str, origin: str, error: str = "") -> dict[str, list[s
     return problems
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass  # no line per request
-
-    def end_headers(self) -> None:
-        self.send_header("LinkChecker", "local")  # then LinkChecker does not throttle
-        super().end_headers()
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, *args: object) -> None:
-        pass  # a client hung up mid-file (Chromium, LinkChecker): not the book's fault
-
-
 def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
     """Load ``url``; wait for MathJax and the images; report, screenshot, measure."""
-    page = context.new_page()
-    errors: list[str | None] = []
+    page, errors = context.new_page(), []
 
-    def log(kind: str, text: str, url: str = "") -> None:
-        errors.append(javascript_error(kind, text, url))
+    def log(message: ConsoleMessage) -> None:  # failed loads too; not the favicon.ico
+        url = message.location.get("url", "")  # that the browser asks for on its own
+        if message.type == "error" and urlsplit(url).path != "/favicon.ico":
+            errors.append(f"console.error: {message.text} {url}".strip())
 
-    page.on("pageerror", lambda e: log("exception", f"{e.name}: {e.message}"))
-    page.on("console", lambda m: log(m.type, m.text, m.location.get("url", "")))
+    page.on("console", log)
+    page.on("pageerror", lambda e: errors.append(f"exception: {e.name}: {e.message}"))
     try:
         page.goto(url, wait_until="load")
         mathjax = "absent"
@@ -210,7 +186,7 @@ def browse(context: BrowserContext, shots: Path, url: str, shot: str) -> dict:
         report.update(mathjax=mathjax, overflow=page.evaluate(OVERFLOW_JS))
     finally:
         page.close()
-    return {**report, "errors": [error for error in errors if error]}
+    return {**report, "errors": [error.split("\n")[0] for error in errors]}
 
 
 def check_page(name: str, root: Path, origin: str, conf: dict, browser: Callable):
@@ -247,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     for old in args.screenshots.glob("*.png"):
         old.unlink()
     failures: dict[str, list[str]] = {}
-    server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=root))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    origin = root.as_uri()  # pages opened as files: the book is a static site
     urls = [f"{origin}/{page}" for page in pages]
     cmd = [sys.executable, *LINKCHECK, str(LINKCHECKER_RC), *urls]
     links = None if args.no_links else Popen(cmd, stdout=PIPE, stderr=PIPE, text=True)
@@ -268,7 +242,6 @@ def main(argv: list[str] | None = None) -> int:
                 failures.update({name: problems} if problems else {})
         out, err = links.communicate() if links else ("urlname;", "")
     finally:
-        server.shutdown()
         if links and links.poll() is None:
             links.kill()
     for page, problems in link_problems(out, origin, err).items():

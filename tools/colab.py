@@ -1,8 +1,7 @@
 """Colab copies of the chapters: their MyST (which Colab shows raw) made Markdown.
 
 myst-parser's own parser, set as in ``_config.yml``, finds the MyST, replaced in place.
-``python tools/colab.py [--out DIR]`` writes the copies (default ``_build/colab``);
-``python tools/colab.py badges`` (re)writes the badge under each chapter's title.
+``python tools/colab.py [--out DIR]`` writes the copies (default ``_build/colab``).
 """
 
 import argparse
@@ -302,25 +301,10 @@ def write_copies(out: Path, commit: str) -> list[Path]:
     return [folder / path.name for path in chapters()]
 
 
-def write_badges() -> None:
-    """Put (or refresh) the badge under every chapter's title."""
-    for path in chapters():
-        notebook = nbformat.read(path, as_version=4)
-        first = next(c for c in notebook.cells if c.cell_type == "markdown")
-        title, *rest = first.source.split("\n")
-        if "[![Open in Colab]" in "".join(rest[1:2]):  # "# Title", "", badge, ...
-            rest = rest[2:]
-        first.source = "\n".join([title, "", badge(path.stem), *rest])
-        nbformat.write(notebook, path)
-
-
 def main() -> None:
     cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    cli.add_argument("command", nargs="?", choices=["badges"], help="else: the copies")
     cli.add_argument("--out", type=Path, default=ROOT / "_build" / "colab")
     args = cli.parse_args()
-    if args.command == "badges":
-        return write_badges()
     head = ["git", "rev-parse", "HEAD"]
     commit = subprocess.check_output(head, cwd=ROOT, text=True).strip()
     print(f"colab: {len(write_copies(args.out, commit))} Colab copies in {args.out}")

@@ -1,7 +1,5 @@
-"""Execute chapters and store their outputs, with a record of where and when they ran.
-
-A full run writes into ``chapters/`` (``make execute``), from an empty checkpoint cache
-unless ``--warm``; a short run (``--quick``) only into ``--output-dir``.
+"""Execute chapters in full mode, each from an empty checkpoint cache, and store their
+outputs with a record of where and when they ran and what they cost (``make execute``).
 """
 
 import argparse
@@ -61,39 +59,32 @@ def speed_index(repeats: int = 3) -> dict[str, Any]:
     return {"workload": workload, "seconds": round(sorted(times)[repeats // 2], 3)}
 
 
-def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bool):
-    """Run a notebook in ``chapters/``; write it, its record in its metadata, to
-    ``target``; return its seconds. Unless ``warm``, the checkpoint cache is a new empty
-    folder: the seconds a reader who runs this chapter alone pays."""
+def execute(path: Path, timeout: int | None = None) -> float:
+    """Run the notebook at ``path`` from an empty checkpoint cache (the seconds a reader
+    who runs it alone pays); store its outputs and record in it; return its seconds."""
     notebook = nbformat.read(path, as_version=4)
     # the hashes of what runs, taken before it runs (an edit meanwhile is not it)
     old, code = book.record_of(notebook), book.code_hash(notebook)
-    helpers = book.helpers_hash()
-    run: dict[str, Any] = {"cache": "warm" if warm else "cold"}
-    if not quick:
-        run["speed_index"] = speed_index()
+    helpers, run = book.helpers_hash(), {"cache": "cold", "speed_index": speed_index()}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3")
-    client.resources = {"metadata": {"path": str(book.ROOT / "chapters")}}
+    client.resources = {"metadata": {"path": str(path.parent)}}
     cells = [id(c) for c in notebook.cells if c.cell_type == "code"]
     started = time.perf_counter()
 
     def progress(cell: Any, **_: Any) -> None:
-        at = time.perf_counter() - started
-        count = f"{cells.index(id(cell)) + 1}/{len(cells)}"
-        print(f"  {path.stem}: cell {count} at {at:7.1f} s", flush=True)
+        at, count = time.perf_counter() - started, cells.index(id(cell)) + 1
+        print(f"  {path.stem}: cell {count}/{len(cells)} at {at:7.1f} s", flush=True)
 
     client.on_cell_executed = progress
-    with tempfile.TemporaryDirectory(prefix=f"cold-{path.name[:2]}-") as cold:
-        cache = "" if warm else cold  # "": the book's _cache/
-        os.environ.update(VAEBOOK_QUICK=str(int(quick)), VAEBOOK_CACHE=cache)
+    with tempfile.TemporaryDirectory(prefix=f"cold-{path.name[:2]}-") as cache:
+        os.environ.update(VAEBOOK_QUICK="0", VAEBOOK_CACHE=cache)
         try:
             client.execute()
-        except Exception:
-            if cache:  # keep what was trained: a debugging run resumes from it
-                kept = book.ROOT / "_build" / f"failed-cache-{path.name[:2]}"
-                shutil.rmtree(kept, ignore_errors=True)
-                shutil.copytree(cache, kept)
-                print(f"{path.stem}: its trained models are kept: VAEBOOK_CACHE={kept}")
+        except Exception:  # keep what was trained: a debugging run resumes from it
+            kept = book.ROOT / "_build" / f"failed-cache-{path.name[:2]}"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(cache, kept)
+            print(f"{path.stem}: its trained models are kept: VAEBOOK_CACHE={kept}")
             raise
     run["seconds"] = round(time.perf_counter() - started, 1)
     for cell in (c for c in notebook.cells if c.cell_type == "code"):
@@ -103,22 +94,15 @@ def execute(path: Path, quick: bool, target: Path, timeout: int | None, warm: bo
     facts = machine()
     same = old and old.get("code_hash") == code
     costs = dict(old.get("costs", {})) if same else {}  # the other devices' costs
-    if not quick:
-        device = {k: facts[k] for k in ("device", "cpu_threads") if k in facts}
-        costs[facts["device_type"]] = run | device
-    notebook.metadata[book.KEY] = {
-        "mode": "quick" if quick else "full",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **facts,
-        **run,
-        "code_hash": code,
-        "helpers_hash": helpers,
-        "costs": costs,
-    }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".ipynb.partial")
+    device = {k: facts[k] for k in ("device", "cpu_threads") if k in facts}
+    costs[facts["device_type"]] = run | device
+    date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    notebook.metadata[book.KEY] = {"mode": "full", "date": date, **facts, **run}
+    notebook.metadata[book.KEY] |= {"code_hash": code, "helpers_hash": helpers}
+    notebook.metadata[book.KEY]["costs"] = costs
+    partial = path.with_suffix(".ipynb.partial")
     nbformat.write(notebook, partial)
-    os.replace(partial, target)
+    os.replace(partial, path)
     return run["seconds"]
 
 
@@ -126,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="number prefixes (04) or stems")
     parser.add_argument("--force", action="store_true", help="run even if fresh")
-    parser.add_argument("--quick", action="store_true", help="short runs (copies)")
-    parser.add_argument("--output-dir", type=Path, help="write copies here instead")
     parser.add_argument("--timeout", type=int, default=None, help="per-cell seconds")
-    parser.add_argument("--warm", action="store_true", help="reuse _cache/")
     parser.add_argument("--list", action="store_true", help="print statuses")
     parser.add_argument("--check", action="store_true", help="fail unless all fresh")
     args = parser.parse_args(argv)
@@ -150,18 +131,14 @@ def main(argv: list[str] | None = None) -> int:
                     line += "  [helpers/ changed since]"
             print(line)
         return int(args.check and any(state != "fresh" for state in states.values()))
-    if args.quick and args.output_dir is None:
-        parser.error("--quick needs --output-dir: short runs never go into chapters/")
     failed = []
     for path, state in states.items():
-        if state == "fresh" and not (args.force or args.quick or args.output_dir):
+        if state == "fresh" and not args.force:
             print(f"{path.stem}: fresh, skipped (--force to run it again)")
             continue
-        target = (args.output_dir or book.ROOT / "chapters") / path.name
-        mode = "short" if args.quick else "full"
-        print(f"{path.stem}: executing a {mode} run -> {target}", flush=True)
+        print(f"{path.stem}: executing a full run", flush=True)
         try:
-            seconds = execute(path, args.quick, target, args.timeout, args.warm)
+            seconds = execute(path, args.timeout)
         except Exception as err:  # nbclient's CellExecutionError, a dead kernel...
             print(f"{path.stem}: FAILED, nothing written\n{err}", flush=True)
             failed.append(path.stem)
