@@ -91,14 +91,9 @@ def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) 
     """Sphinx 7 (jupyter-book 1.x pins it) lists twice an inline script added after the
     builder started (as file ``None`` and ``''``), and sphinx-thebe's then throws a
     SyntaxError in every reader's browser (sphinx-doc/sphinx#13402, fixed in 8.2)."""
-    scripts, unique = context.get("script_files"), {}
-    if isinstance(scripts, list):
-        for script in scripts:
-            attributes = sorted(getattr(script, "attributes", {}).items())
-            source = getattr(script, "filename", script) or ""
-            key = (source, getattr(script, "priority", 0), *attributes)
-            unique.setdefault(key, script)
-        scripts[:] = unique.values()
+    scripts = context.get("script_files") or []
+    keys = [(js.filename or "", js.priority, *js.attributes.items()) for js in scripts]
+    scripts[:] = [js for i, js in enumerate(scripts) if keys[i] not in keys[:i]]
 
 
 def tolerate_pending_glue(app: Any, config: Any) -> None:

@@ -102,7 +102,7 @@ def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_markdown_cell("# T\n\n$$\na\n$$ (first)"),
-        nbformat.v4.new_markdown_cell("```{math}\n:label: second\nb\n```"),
+        nbformat.v4.new_markdown_cell("$$\nb\n$$ (second)"),
         nbformat.v4.new_markdown_cell(":::{note}\n$$\nc\n$$ (third)\n:::"),
     ]
     nbformat.write(notebook, tmp_path / "03_x.ipynb")
@@ -113,10 +113,10 @@ def test_equations_are_numbered_in_the_order_of_the_page(tmp_path):
     convert = colab.Converter(
         numbering, parse_file(ROOT / "references.bib"), {}, book.config()
     )
-    text = convert.markdown(
-        notebook.cells[1].source + "\n\n" + notebook.cells[0].source
-    )
-    assert text == "$$\nb \\tag{3.2}\n$$\n\n# T\n\n$$\na\n\\tag{3.1} $$"
+    text = convert.markdown(notebook.cells[0].source)
+    assert text == "# T\n\n$$\na\n\\tag{3.1} $$"
+    with pytest.raises(ValueError, match="no Markdown for a math directive"):
+        convert.markdown("```{math}\n:label: second\nb\n```")
 
 
 def converter(glue: dict | None = None) -> colab.Converter:

@@ -39,7 +39,7 @@ LINKCHECK = [
     "cli.drop_privileges = lambda: None; cli.linkchecker()",
     *["-o", "csv/utf-8", "--no-status", "--no-robots", "-f"],
 ]
-NOTED = {"formula": "scrolls sideways", "printed text": "wraps"}  # not failures
+NOTED = {"formula": "scrolls sideways"}  # not a failure
 
 MATHJAX_JS = "() => [...document.scripts].some((s) => /mathjax/i.test(s.src))"
 MATHJAX_STARTED_JS = "() => !!window.MathJax?.startup?.promise"
@@ -69,14 +69,7 @@ OVERFLOW_JS = r"""() => {
   for (const d of document.querySelectorAll("details")) d.open = true;
   for (const e of document.querySelectorAll(".toggle-hidden"))
     e.classList.remove("toggle-hidden");
-  const found = [];  // printed text wraps (_static/columns.css): how wide unwrapped?
-  for (const e of document.querySelectorAll(".cell_output .stream pre")) {
-    if (getComputedStyle(e).whiteSpace === "pre") continue;  // measured below
-    e.style.whiteSpace = "pre";
-    const px = Math.ceil(e.scrollWidth - e.clientWidth);
-    if (px > 1) found.push({e, px});
-    e.style.whiteSpace = "";
-  }
+  const found = [];  // the outermost wide block (printed text wraps: columns.css)
   for (const e of (document.querySelector("article") || document.body)
       .querySelectorAll("pre, div.highlight, .cell_output > *, table, "
         + "mjx-container[display='true']")) {
@@ -89,7 +82,6 @@ OVERFLOW_JS = r"""() => {
     if (px > 1) found.push({e, px: Math.ceil(px)});
   }
   const kind = (e) => e.matches("mjx-container") ? "formula"
-    : e.matches(".stream pre") ? "printed text"
     : e.matches("table, :has(> table)") ? "table"
     : e.closest(".cell_output") ? "output"
     : e.closest(".cell_input") ? "code cell" : "code block";
@@ -128,7 +120,7 @@ def page_problems(report: dict) -> tuple[list[str], list[str]]:
     notes = []
     for block in report["overflow"]:
         wide = f"{block['kind']} {block['px']} px wider than its column"
-        if block["kind"] in NOTED:  # it scrolls (MathJax) or wraps (CSS): a note
+        if block["kind"] in NOTED:  # MathJax lets it scroll: a note
             notes.append(f"{wide} ({NOTED[block['kind']]}): {block['line']!r}")
         else:
             problems.append(f"{wide}: {block['line']!r}")

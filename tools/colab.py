@@ -115,12 +115,8 @@ class Book:
         pairs = itertools.pairwise(tokens)
         h1 = (b.content for a, b in pairs if a.type == "heading_open" and a.tag == "h1")
         self.titles[path.stem] = next(h1, path.stem)
-        labels = [  # in the order of the page: $$ (label) and {math} with :label:
-            t.info if t.type == "math_block_label" else directive(t)[2].get("label")
-            for t in tokens
-            if t.type == "math_block_label" or t.info.startswith("{math}")
-        ]
-        for index, label in enumerate(filter(None, labels), start=1):
+        labels = [t.info for t in tokens if t.type == "math_block_label"]  # $$ (label)
+        for index, label in enumerate(labels, start=1):
             self.equations[label] = f"{number}.{index}" if number else str(index)
 
 
@@ -238,12 +234,9 @@ class Converter:
             return f"> **{title}**\n>\n{quoted}"
         if name.startswith("glue"):  # its body: a glue:figure's caption
             return f"{glue_block(self.glue.get(argument), argument)}\n\n{body}".strip()
-        if name == "math":
-            label = options.get("label")
-            tag = f" \\tag{{{self.book.equations.get(label, '?')}}}" if label else ""
-            return f"$$\n{self.tex(body)}{tag}\n$$"
-        # Any other directive: its content, or what the HTML build computes there.
-        return body or "*(Built with the HTML book: see this page there.)*"
+        if body:  # kept as it is, it would read as text on Colab
+            raise ValueError(f"tools/colab.py: no Markdown for a {name} directive yet")
+        return "*(Built with the HTML book: see this page there.)*"  # computed there
 
     def cite(self, keys: str, textual: bool) -> str:
         """Author-year citations, as sphinxcontrib-bibtex's author_year style."""

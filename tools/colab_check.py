@@ -40,26 +40,15 @@ def fresh_runtime() -> None:
         raise SystemExit(f"colab-check: not a Colab-like environment, found {found}")
 
 
-def helpers_wheel() -> Path:
-    """A wheel of this checkout's helpers, built in isolation as pip on Colab does
-    (this environment's setuptools may be older than pyproject.toml asks for)."""
-    source = WORK / "source"  # a copy, so that the build leaves the checkout clean
-    shutil.copytree(ROOT / "helpers", source / "helpers")
-    shutil.copy(ROOT / "pyproject.toml", source)
-    build = ["wheel", "--no-deps", "-w", str(WORK / "dist")]
-    subprocess.run([*PIP, *build, str(source)], check=True)
-    return next((WORK / "dist").glob("*.whl"))
-
-
-def colab_run(path: Path, short_run: bool, wheel: Path) -> nbformat.NotebookNode:
+def colab_run(path: Path, short_run: bool) -> nbformat.NotebookNode:
     """The notebook behind a fake-Colab cell, its switch set as a reader would, its
-    setup cell installing the helpers from ``wheel``."""
+    setup cell installing the helpers from this checkout (as pip on Colab does)."""
     notebook = nbformat.read(path, as_version=4)
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
     if SWITCH not in setup.source:
         raise SystemExit(f"colab-check: {path.name}'s setup cell has no {SWITCH}")
     book = next(line for line in setup.source.splitlines() if line.startswith("BOOK"))
-    setup.source = setup.source.replace(book, f'BOOK = "{wheel}"')
+    setup.source = setup.source.replace(book, f'BOOK = "{ROOT}"')
     if short_run:
         setup.source = setup.source.replace(SWITCH, "SHORT_RUN = True", 1)
         notebook.cells.append(nbformat.v4.new_code_cell(WHERE_HELPERS))
@@ -76,9 +65,8 @@ def main() -> None:
     WORK.mkdir(parents=True)
     os.environ.pop("VAEBOOK_QUICK", None)  # the notebook's SHORT_RUN line decides
     paths = [next((ROOT / "chapters").glob(f"{c}_*.ipynb")) for c in chapters]
-    wheel = helpers_wheel()
     try:  # the full schedule on a CPU runtime stops in the setup cell, with directions
-        nbclient.execute(colab_run(paths[0], False, wheel), timeout=300, **KERNEL)
+        nbclient.execute(colab_run(paths[0], False), timeout=300, **KERNEL)
         raise SystemExit("colab-check: the full schedule started on a CPU runtime")
     except CellExecutionError as error:
         if "Runtime → Change runtime type" not in str(error):
@@ -86,7 +74,7 @@ def main() -> None:
     for index, path in enumerate(paths):
         if index > 0:  # the first runs where it was refused, as a reader's would
             fresh_runtime()
-        start, notebook = time.perf_counter(), colab_run(path, True, wheel)
+        start, notebook = time.perf_counter(), colab_run(path, True)
         try:
             nbclient.execute(notebook, timeout=900, **KERNEL)
         finally:  # kept for reading when a cell fails

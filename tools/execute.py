@@ -68,12 +68,11 @@ def execute(path: Path, timeout: int | None = None) -> float:
     helpers, run = book.helpers_hash(), {"cache": "cold", "speed_index": speed_index()}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3")
     client.resources = {"metadata": {"path": str(path.parent)}}
-    cells = [id(c) for c in notebook.cells if c.cell_type == "code"]
-    started = time.perf_counter()
+    started, cells = time.perf_counter(), len(notebook.cells)
 
-    def progress(cell: Any, **_: Any) -> None:
-        at, count = time.perf_counter() - started, cells.index(id(cell)) + 1
-        print(f"  {path.stem}: cell {count}/{len(cells)} at {at:7.1f} s", flush=True)
+    def progress(cell_index: int, **_: Any) -> None:
+        at, cell = time.perf_counter() - started, cell_index + 1
+        print(f"  {path.stem}: cell {cell}/{cells} at {at:7.1f} s", flush=True)
 
     client.on_cell_executed = progress
     with tempfile.TemporaryDirectory(prefix=f"cold-{path.name[:2]}-") as cache:
