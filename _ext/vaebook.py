@@ -2,6 +2,7 @@
 (its record, ``tools/book.py``); the ``vaebook-provenance`` directive, every chapter's
 record as a table; each ``<script>`` of a page once."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def add_banner(app: Any, doctree: nodes.document) -> None:
     section = next(iter(doctree.findall(nodes.section)), None)
     if path.suffix != ".ipynb" or not path.name[:2].isdigit() or section is None:
         return
-    kind, text = banner_text(book.read_notebook(path), path.name[:2])
+    kind, text = banner_text(json.loads(path.read_bytes()), path.name[:2])
     node = nodes.admonition(classes=[kind, "vaebook-provenance"])
     node += nodes.title(text="Short run" if SHORT_RUN else "Cost and provenance")
     parts = enumerate(text.split("`"))  # odd parts: commands
@@ -67,7 +68,7 @@ class ProvenanceTable(SphinxDirective):
         rows = [["chapter", "CPU", "speed index (s)", "date", "minutes", "outputs"]]
         total = 0.0
         for path in book.chapters(self.env.srcdir):
-            notebook = book.read_notebook(path)
+            notebook = json.loads(path.read_bytes())
             record, state = book.record_of(notebook), book.status(notebook)
             cost = book.cpu_cost(record) if record else None
             if cost is None or state == "short-run":
@@ -96,18 +97,7 @@ def drop_repeated_scripts(app: Any, page: str, template: str, context: dict, _) 
     scripts[:] = [js for i, js in enumerate(scripts) if keys[i] not in keys[:i]]
 
 
-def tolerate_pending_glue(app: Any, config: Any) -> None:
-    """While a chapter is stale (or new, not yet executed) its prose may name values
-    its stored outputs lack; its page says so. The short-run build executes every
-    chapter, and stays strict about glue."""
-    states = {book.status(book.read_notebook(p)) for p in book.chapters(app.srcdir)}
-    if not SHORT_RUN and states & {"stale", "missing"}:
-        glue = ["mystnb.glue", "mystnb.glue_ref"]  # its own values, and other pages'
-        config.suppress_warnings = [*config.suppress_warnings, *glue]
-
-
 def setup(app: Any) -> dict[str, Any]:
-    app.connect("config-inited", tolerate_pending_glue)
     app.connect("doctree-read", add_banner)
     app.add_directive("vaebook-provenance", ProvenanceTable)
     app.connect("html-page-context", drop_repeated_scripts, priority=900)

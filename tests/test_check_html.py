@@ -15,11 +15,6 @@ import check_html
 ROOT = Path(__file__).resolve().parents[1]
 COLAB = "https://colab.research.google.com"
 CONF = {"repository": {"url": "https://github.com/someone/some-book", "branch": "dev"}}
-CONFIG_YML = """\
-repository:
-  url: https://github.com/someone/some-book  # a comment
-  branch: dev
-"""
 ORIGIN = "http://127.0.0.1:8000"
 
 
@@ -42,7 +37,7 @@ def site(tmp_path: Path) -> Path:
         '<a href="#sec-one">self</a><a href="#old">old</a><a href="b.html#eq-1">b</a>'
         '<a href="https://example.invalid/x.html#nope">out</a>'
         '<a href="mailto:someone@example.invalid">mail</a><img src="../_images/f.png">'
-        f'<a href="{COLAB}/github/someone/some-book/blob/dev/chapters/a.ipynb">Co</a>'
+        f'<a href="{check_html.colab_url("a", check_html.config())}">Co</a>'
         '<a href="../_sources/chapters/a.ipynb" download>.ipynb</a>',
     )
     write(
@@ -149,7 +144,8 @@ def test_link_problems_read_linkcheckers_report():
 
 def test_linkchecker_fetches_no_external_link():
     rc = check_html.LINKCHECKER_RC.read_text()
-    assert "checkextern=0" in rc and "[AnchorCheck]" in rc
+    assert "checkextern" not in rc and "--check-extern" not in check_html.LINKCHECK
+    assert "[AnchorCheck]" in rc and "-r 1" in " ".join(check_html.LINKCHECK)
 
 
 def no_browser(url: str, shot: str) -> dict:
@@ -237,10 +233,8 @@ def test_main_in_chromium(site, tmp_path, monkeypatch, capsys):
     )
     write(site, "wide.html", COLUMN)
     shutil.copytree(ROOT / "_static", site / "_static", dirs_exist_ok=True)
-    config = tmp_path / "_config.yml"
-    config.write_text(CONFIG_YML)
     shots = tmp_path / "shots"
-    args = [str(site), "--config", str(config), "--screenshots", str(shots)]
+    args = [str(site), "--screenshots", str(shots)]
     assert check_html.main(args) == 1
     out = capsys.readouterr().out
     assert "LinkChecker failed" not in out, out  # pip install linkchecker

@@ -14,6 +14,7 @@ chapter that is fresh again fails until it is removed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def has_outputs(notebook: dict) -> bool:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_stored_outputs_are_fresh_full_mode(path: Path) -> None:
-    notebook = book.read_notebook(path)
+    notebook = json.loads(path.read_bytes())
     state = book.status(notebook)
     name = f"chapters/{path.name}"
     if state == "missing":
@@ -145,7 +146,7 @@ OVER_BUDGET: dict[str, str] = {}
 
 def test_stored_executions_fit_the_cpu_budget() -> None:
     """Each chapter in at most 90 minutes on 2 cores, the book in at most 8 hours."""
-    recorded = {p.name[:2]: cpu_minutes(book.read_notebook(p)) for p in NOTEBOOKS}
+    recorded = {p.name[:2]: cpu_minutes(json.loads(p.read_bytes())) for p in NOTEBOOKS}
     measured = {name: m for name, m in recorded.items() if m is not None}
     over = {name: round(m, 1) for name, m in measured.items() if m > 90}
     assert set(over) == set(OVER_BUDGET), (
@@ -171,7 +172,7 @@ def test_a_stored_execution_started_from_an_empty_cache(path: Path) -> None:
     """A chapter's stated cost is what running it alone costs: a cold record."""
     if path.name[:2] in PENDING_REEXECUTION:
         pytest.skip("pending re-execution: its new record will say")
-    record = book.record_of(book.read_notebook(path))
+    record = book.record_of(json.loads(path.read_bytes()))
     assert record is not None and record.get("cache") == "cold", (
         f"chapters/{path.name} was executed with a warm cache (or before records said "
         f"so): run `{command(path)}`, which starts from an empty one"

@@ -5,7 +5,6 @@ its outputs stay *fresh* until a code cell changes.
 """
 
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -55,11 +54,6 @@ def helpers_hash(folder: Path = ROOT / "helpers") -> str:
     """A hash of every ``.py`` file in ``helpers/`` (names and contents)."""
     files = sorted(Path(folder).glob("*.py"))
     return _digest(p.name.encode() + b"\x00" + p.read_bytes() for p in files)
-
-
-def read_notebook(path: Path) -> dict[str, Any]:
-    """A notebook as plain JSON."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def record_of(notebook: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Open every page of the built book in headless Chromium; fail on what looks broken
 (``page_problems``, ``chapter_buttons``), and on a broken link or ``#anchor``
-(LinkChecker, alongside; ``linkcheckerrc``: no external link is fetched)."""
+(LinkChecker, alongside; it fetches no external link)."""
 
 import argparse
 import contextlib
@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from book import ROOT, colab_url, config
+from book import colab_url, config
 
 SKIPPED_DIRS = ("_static", "_sources", "_images")
 # offline: anything the book loads from elsewhere (MathJax from a CDN) fails to load
@@ -37,7 +37,7 @@ LINKCHECK = [
     "-c",
     "import linkcheck.command.linkchecker as cli; "
     "cli.drop_privileges = lambda: None; cli.linkchecker()",
-    *["-o", "csv/utf-8", "--no-status", "--no-robots", "-f"],
+    *["-r", "1", "-o", "csv/utf-8", "--no-status", "--no-robots", "-f"],
 ]
 NOTED = {"formula": "scrolls sideways"}  # not a failure
 
@@ -196,11 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     """Check every page; print a line per page and a verdict; 1 when any page fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="the built HTML")
-    parser.add_argument("--config", type=Path, default=ROOT / "_config.yml")
     parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
     parser.add_argument("--no-links", action="store_true", help="skip LinkChecker")
     args = parser.parse_args(argv)
-    root, conf = args.root.resolve(), config(args.config)
+    root, conf = args.root.resolve(), config()
     chromium = shutil.which(os.environ.get("CHROMIUM") or "chromium")
     if not (root / "index.html").is_file() or chromium is None:
         raise SystemExit(f"check-html: no book at {root}, or no Chromium ($CHROMIUM)")

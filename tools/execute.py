@@ -4,6 +4,7 @@ outputs with a record of where and when they ran and what they cost (``make exec
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -109,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="number prefixes (04) or stems")
     parser.add_argument("--force", action="store_true", help="run even if fresh")
-    parser.add_argument("--timeout", type=int, default=None, help="per-cell seconds")
     parser.add_argument("--list", action="store_true", help="print statuses")
     parser.add_argument("--check", action="store_true", help="fail unless all fresh")
     args = parser.parse_args(argv)
@@ -117,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p for p in book.chapters() if not wanted or {p.name[:2], p.stem} & wanted]
     if len(paths) < len(wanted):
         parser.error(f"not every one of {args.chapters} names a chapter")
-    states = {path: book.status(book.read_notebook(path)) for path in paths}
+    notebooks = {path: json.loads(path.read_bytes()) for path in paths}
+    states = {path: book.status(notebook) for path, notebook in notebooks.items()}
     if args.list or args.check:
         helpers = book.helpers_hash()
         for path, state in states.items():
-            record = book.record_of(book.read_notebook(path))
+            record = book.record_of(notebooks[path])
             line = f"{path.stem:32s} {state:9s}"
             if record:
                 line += f" {record['date'][:10]} {record['device']}, "
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{path.stem}: executing a full run", flush=True)
         try:
-            seconds = execute(path, args.timeout)
+            seconds = execute(path)
         except Exception as err:  # nbclient's CellExecutionError, a dead kernel...
             print(f"{path.stem}: FAILED, nothing written\n{err}", flush=True)
             failed.append(path.stem)
