@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time what CI runs (.ci/run) on a fresh clone of this repository's HEAD, and record it as
 # benchmarks/results/ci-<date>.json: wall time, hardware, commit, and each notebook's quick-mode seconds
-# (the short runs of `make book-check`, whose records tools/execute.py --quick writes in _build/quick/chapters).
+# (the short runs of `make book-check`, which myst-nb times in the log: "<notebook>: Executed notebook in N seconds").
 #     benchmarks/time_ci.sh            (VAEBOOK_DATA defaults to ../shared/data, as in .ci/run)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,23 +18,21 @@ fi
 end=$(date +%s.%N)
 out="$repo/benchmarks/results/ci-$(date +%F).json"
 # The clone's own venv (made by .ci/run) has the helpers package, whose cpu_name() names the CPU.
-"$work/main/.venv/bin/python" - "$start" "$end" "$work/main/_build/quick/chapters" "$out" \
+"$work/main/.venv/bin/python" - "$start" "$end" "$work/ci.log" "$out" \
     "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
-import datetime, json, os, sys
+import datetime, json, os, re, sys
 from pathlib import Path
 
 import torch
 
 from helpers.runtime import cpu_name
 
-start, end, quick, out, commit = sys.argv[1:]
+start, end, log, out, commit = sys.argv[1:]
 model = cpu_name()
-seconds = {
-    path.name: json.loads(path.read_text())["metadata"]["vaebook"]["seconds"]
-    for path in sorted(Path(quick).glob("*.ipynb"))
-}
+executed = r"/quick/chapters/(\S+\.ipynb): Executed notebook in ([\d.]+) seconds"
+seconds = {name: float(s) for name, s in re.findall(executed, Path(log).read_text())}
 if not seconds:
-    sys.exit(f"time_ci.sh: no short runs in {quick}; nothing recorded")
+    sys.exit(f"time_ci.sh: no short runs timed in {log}; nothing recorded")
 record = {
     "date": datetime.date.today().isoformat(),
     "hardware": f"{model}, {os.cpu_count()} cores, "
