@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Time what CI runs (.ci/run) on a fresh clone of this repository's HEAD, and record it as
-# benchmarks/results/ci-<date>.json: wall time, hardware, commit, and each notebook's quick-mode seconds
+# benchmarks/results/ci-<date>T<hhmm>.json: wall time, hardware, commit, and each notebook's quick-mode seconds
 # (the short runs of `make book-check`, which myst-nb times in the log: "<notebook>: Executed notebook in N seconds").
 #     benchmarks/time_ci.sh            (VAEBOOK_DATA defaults to ../shared/data, as in .ci/run)
 set -euo pipefail
@@ -16,10 +16,11 @@ if ! (cd "$work/main" && bash .ci/run) >"$work/ci.log" 2>&1; then
     exit 1
 fi
 end=$(date +%s.%N)
-out="$repo/benchmarks/results/ci-$(date +%F).json"
+out="$repo/benchmarks/results/ci-$(date +%FT%H%M).json"  # sorts after that day's earlier records
 # The clone's own venv (made by .ci/run) has the helpers package, whose cpu_name() names the CPU.
+# The speed index (tools/execute.py's, timed right after the run) makes CI minutes of different days compare.
 "$work/main/.venv/bin/python" - "$start" "$end" "$work/ci.log" "$out" \
-    "$(git -C "$repo" rev-parse --short HEAD)" <<'PY'
+    "$(git -C "$repo" rev-parse --short HEAD)" "$work/main/tools" <<'PY'
 import datetime, json, os, re, sys
 from pathlib import Path
 
@@ -27,7 +28,9 @@ import torch
 
 from helpers.runtime import cpu_name
 
-start, end, log, out, commit = sys.argv[1:]
+start, end, log, out, commit, tools = sys.argv[1:]
+sys.path.insert(0, tools)
+from execute import speed_index  # noqa: E402
 model = cpu_name()
 executed = r"/quick/chapters/(\S+\.ipynb): Executed notebook in ([\d.]+) seconds"
 seconds = {name: float(s) for name, s in re.findall(executed, Path(log).read_text())}
@@ -42,6 +45,7 @@ record = {
     "total_seconds": float(end) - float(start),
     "notebook_seconds": seconds,
     "notebooks_total_seconds": sum(seconds.values()),
+    "speed_index": speed_index(),
 }
 Path(out).write_text(json.dumps(record, indent=2) + "\n")
 print(f"CI took {record['total_seconds'] / 60:.1f} min; recorded in {out}")
