@@ -27,9 +27,7 @@ NOTEBOOKS = book.chapters()
 
 # Chapters whose code changed after their stored execution, each with the reason.
 # Never publish with this non-empty; each entry goes when `make execute` has re-run it.
-PENDING_REEXECUTION: dict[str, str] = {
-    "12": "the newest CI record with its speed index (benchmarks/time_ci.sh)",
-}
+PENDING_REEXECUTION: dict[str, str] = {}
 
 
 def command(path: Path) -> str:
